@@ -1,0 +1,1 @@
+"""Aggregate analyses over runs: each reads embeddings and metrics and returns tables."""

@@ -1,0 +1,168 @@
+"""`embnorm <stage> ...`: every workflow rule calls one of these, so every step also runs outside Snakemake."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+
+def _json_arg(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from None
+
+
+def cmd_prepare(args):
+    from embnorm.data.prepare import prepare
+
+    prepare(args.dataset, args.spec)
+
+
+def cmd_human_labels(args):
+    from embnorm.data.prepare import write_human_labels
+
+    write_human_labels(args.dataset, args.spec)
+
+
+def cmd_split(args):
+    from embnorm.data.prepare import write_imbalanced_split
+
+    write_imbalanced_split(args.dataset, args.parent, args.base, args.n_max)
+
+
+def cmd_params(args):
+    from embnorm import io
+
+    io.write_json(args.out, args.spec)
+
+
+def cmd_runs_table(args):
+    import pandas as pd
+
+    from embnorm import io
+
+    frame = pd.DataFrame([io.read_json(p) for p in args.params])
+    io.write_tsv(args.out, frame[["run_id"] + [c for c in frame.columns if c != "run_id"]])
+
+
+def cmd_train(args):
+    from embnorm import io, paths
+    from embnorm.data.format import read_split
+    from embnorm.train.loop import train
+
+    params = io.read_json(args.params)
+    run = params["run_id"]
+    indices = io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"])) if params["imbalanced"] else None
+    train(params, read_split(params["source"], "train"), read_split(params["source"], "test"), indices,
+          checkpoint_path=paths.fmt(paths.RUN_CHECKPOINT, run=run), resume_path=paths.fmt(paths.RUN_RESUME, run=run),
+          metrics_path=paths.fmt(paths.RUN_METRICS, run=run), threads=args.threads,
+          stop_after_epochs=args.stop_after_epochs)
+
+
+def cmd_embed(args):
+    from embnorm import io, paths
+    from embnorm.data.format import read_split
+    from embnorm.embed import embed_split
+
+    params = io.read_json(paths.fmt(paths.RUN_PARAMS, run=args.run))
+    split = read_split(args.dataset, args.split)
+    trained_on = None
+    if params["imbalanced"] and args.dataset == params["source"] and args.split == "train":
+        trained_on = np.zeros(len(split.labels), bool)
+        trained_on[io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"]))] = True
+    out = paths.fmt(paths.RUN_EMBEDDINGS, run=args.run, dataset=args.dataset, split=args.split)
+    embed_split(paths.fmt(paths.RUN_CHECKPOINT, run=args.run), split, out, trained_on, threads=args.threads)
+
+
+def cmd_analyze(args):
+    from embnorm.analysis.common import load_params
+    from embnorm.present import figures
+    from embnorm.present.tables import write_table
+
+    runs = load_params(args.runs)
+    if args.what == "ood":
+        from embnorm.analysis.ood import norm_vs_ood
+
+        table = norm_vs_ood(runs, args.layer)
+        write_table(table, args.tsv, args.md)
+        figures.norm_vs_ood(table, args.png, args.pdf)
+    elif args.what == "growth":
+        from embnorm.analysis.growth import metrics_long, training_summary
+
+        metrics = metrics_long(runs)
+        write_table(training_summary(metrics), args.tsv, args.md)
+        figures.norm_growth(metrics, args.png, args.pdf)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="embnorm", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("prepare", help="prepare a source dataset into resources/datasets/<dataset>/{train,test}")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--spec", required=True, type=_json_arg, help="the dataset's config entry, as JSON")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("human-labels", help="write CIFAR-N / CIFAR-10H layout label files for a prepared dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--spec", required=True, type=_json_arg)
+    p.set_defaults(func=cmd_human_labels)
+
+    p = sub.add_parser("split", help="write an exponentially imbalanced train split (indices + audit)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--parent", required=True)
+    p.add_argument("--base", required=True, type=float)
+    p.add_argument("--n-max", type=int, default=None)
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("params", help="write a run's resolved hyper-parameters")
+    p.add_argument("--spec", required=True, type=_json_arg)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_params)
+
+    p = sub.add_parser("runs-table", help="collect params.json files into results/runs.tsv")
+    p.add_argument("--out", required=True)
+    p.add_argument("params", nargs="+")
+    p.set_defaults(func=cmd_runs_table)
+
+    p = sub.add_parser("train", help="train (or resume) one run")
+    p.add_argument("params", help="the run's params.json")
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("embed", help="extract a run's features of one prepared split")
+    p.add_argument("--run", required=True)
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--split", required=True, choices=["train", "test"])
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("analyze", help="an aggregate analysis over runs: table + figure")
+    p.add_argument("what", choices=["ood", "growth"])
+    p.add_argument("--runs", nargs="+", required=True)
+    p.add_argument("--layer", default="projector")
+    for name in ("tsv", "md", "png", "pdf"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=cmd_analyze)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    from embnorm.errors import EmbnormError
+
+    try:
+        args.func(args)
+    except EmbnormError as e:
+        print(f"embnorm {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

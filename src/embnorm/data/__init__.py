@@ -1,0 +1,1 @@
+"""Data sources, the prepared-dataset format, human labels and imbalanced splits."""

@@ -1,0 +1,149 @@
+"""Atomic writers and safe readers. Every artifact of the workflow goes through here.
+
+A writer first writes `<name>.tmp-<pid>` in the target folder and then renames it over the target, so a killed job
+never leaves a file that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from embnorm.errors import EmbnormError
+
+
+class ArtifactError(EmbnormError):
+    """A file the workflow needs is missing, truncated or corrupted. The message names the file."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block finishes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def read_json(path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{path}: not valid JSON ({e})") from None
+
+
+def write_npy(path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+
+def read_npy(path, mmap: bool = False) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise ArtifactError(f"{path}: not a readable .npy file ({e})") from None
+
+
+def write_npz(path, **arrays: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def read_npz(path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found") from None
+    except Exception as e:  # zipfile.BadZipFile, ValueError, EOFError, ...
+        raise ArtifactError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+
+
+def write_tsv(path, frame) -> None:
+    """Write a pandas DataFrame as TSV with full float precision."""
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, sep="\t", index=False, float_format="%.10g")
+
+
+def read_tsv(path):
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep="\t")
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found") from None
+
+
+def save_torch(path, obj) -> None:
+    import torch
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def load_torch(path, map_location="cpu"):
+    """Load a checkpoint safely (weights_only=True); a truncated or foreign file raises ArtifactError."""
+    import torch
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found") from None
+    except Exception as e:
+        raise ArtifactError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
+
+
+def sha256(path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def md5(path, chunk: int = 1 << 20) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,45 @@
+"""The one path scheme. Snakemake rules and the package both build every artifact path from these templates.
+
+Templates use `str.format` fields that double as Snakemake wildcards: `{dataset}`, `{split}`, `{run}`, `{name}`.
+"""
+
+from __future__ import annotations
+
+RESOURCES = "resources"
+RESULTS = "results"
+
+# data
+DATASET_DIR = RESOURCES + "/datasets/{dataset}/{split}"
+DATASET_IMAGES = DATASET_DIR + "/images.npy"
+DATASET_LABELS = DATASET_DIR + "/labels.npy"
+DATASET_META = DATASET_DIR + "/meta.json"
+HUMAN_LABELS_N = RESOURCES + "/datasets/{dataset}/human/cifarn_labels.npz"  # CIFAR-10N/100N layout, train order
+HUMAN_LABELS_H_COUNTS = RESOURCES + "/datasets/{dataset}/human/cifar10h-counts.npy"  # CIFAR-10H layout, test order
+HUMAN_LABELS_H_PROBS = RESOURCES + "/datasets/{dataset}/human/cifar10h-probs.npy"
+SPLIT_INDICES = RESOURCES + "/splits/{dataset}/indices.npy"
+SPLIT_AUDIT = RESOURCES + "/splits/{dataset}/audit.tsv"
+
+# runs
+RUNS_TABLE = RESULTS + "/runs.tsv"
+RUN_DIR = RESULTS + "/runs/{run}"
+RUN_PARAMS = RUN_DIR + "/params.json"
+RUN_CHECKPOINT = RUN_DIR + "/checkpoint.pt"
+RUN_RESUME = RUN_DIR + "/resume.pt"
+RUN_METRICS = RUN_DIR + "/metrics.tsv"
+RUN_LOG = RUN_DIR + "/train.log"
+RUN_EMBEDDINGS = RUN_DIR + "/embeddings/{dataset}-{split}.npz"
+
+# aggregates
+TABLE = RESULTS + "/tables/{name}.tsv"
+TABLE_MD = RESULTS + "/tables/{name}.md"
+FIGURE_PNG = RESULTS + "/figures/{name}.png"
+FIGURE_PDF = RESULTS + "/figures/{name}.pdf"
+SIMULATION = RESULTS + "/simulations/{name}.tsv"
+REPORT = RESULTS + "/report.html"
+MANIFEST = RESULTS + "/manifest.tsv"
+LOGS = RESULTS + "/logs/{name}.log"
+
+
+def fmt(template: str, **fields) -> str:
+    """Fill a template; a missing field is an error rather than a silently wrong path."""
+    return template.format(**fields)

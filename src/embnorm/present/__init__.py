@@ -1,0 +1,1 @@
+"""Figures (seaborn, PNG + PDF) and tables (TSV + Markdown)."""

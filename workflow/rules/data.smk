@@ -1,0 +1,50 @@
+# Data: prepare source datasets into the one format, human labels, imbalanced splits.
+
+
+rule prepare_dataset:
+    output:
+        **{f"{split}_{kind}": paths.fmt(t, split=split, dataset="{dataset}")
+           for split in ("train", "test")
+           for kind, t in (("images", paths.DATASET_IMAGES), ("labels", paths.DATASET_LABELS), ("meta", paths.DATASET_META))},
+    params:
+        spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
+    log:
+        paths.fmt(paths.LOGS, name="prepare-{dataset}"),
+    wildcard_constraints:
+        dataset="|".join(source_datasets()) or "NONE",
+    shell:
+        "embnorm prepare --dataset {wildcards.dataset} --spec {params.spec} > {log} 2>&1"
+
+
+rule human_labels:
+    input:
+        dataset_files("{dataset}", "train") + dataset_files("{dataset}", "test"),
+    output:
+        cifarn=paths.HUMAN_LABELS_N,
+        counts=paths.HUMAN_LABELS_H_COUNTS,
+        probs=paths.HUMAN_LABELS_H_PROBS,
+    params:
+        spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
+    log:
+        paths.fmt(paths.LOGS, name="human-labels-{dataset}"),
+    shell:
+        "embnorm human-labels --dataset {wildcards.dataset} --spec {params.spec} > {log} 2>&1"
+
+
+rule imbalanced_split:
+    input:
+        lambda wildcards: dataset_files(DATASETS[wildcards.dataset]["parent"], "train"),
+    output:
+        indices=paths.SPLIT_INDICES,
+        audit=paths.SPLIT_AUDIT,
+    params:
+        parent=lambda wildcards: DATASETS[wildcards.dataset]["parent"],
+        base=lambda wildcards: DATASETS[wildcards.dataset]["imbalance"]["base"],
+        n_max=lambda wildcards: (
+            f"--n-max {DATASETS[wildcards.dataset]['imbalance']['n_max']}"
+            if "n_max" in DATASETS[wildcards.dataset]["imbalance"] else ""
+        ),
+    log:
+        paths.fmt(paths.LOGS, name="split-{dataset}"),
+    shell:
+        "embnorm split --dataset {wildcards.dataset} --parent {params.parent} --base {params.base} {params.n_max} > {log} 2>&1"

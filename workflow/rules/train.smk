@@ -1,0 +1,38 @@
+# Training: one params.json and one training job per run of the run table.
+
+
+rule run_params:
+    output:
+        paths.RUN_PARAMS,
+    params:
+        spec=lambda wildcards: json_arg(RUNS[wildcards.run]),
+    log:
+        paths.fmt(paths.LOGS, name="params-{run}"),
+    shell:
+        "embnorm params --spec {params.spec} --out {output} > {log} 2>&1"
+
+
+rule runs_table:
+    input:
+        all_params(),
+    output:
+        report(paths.RUNS_TABLE, caption="../report/runs.rst", category="Runs"),
+    log:
+        paths.fmt(paths.LOGS, name="runs-table"),
+    shell:
+        "embnorm runs-table --out {output} {input} > {log} 2>&1"
+
+
+rule train:
+    input:
+        unpack(train_inputs),
+    output:
+        checkpoint=paths.RUN_CHECKPOINT,
+        metrics=paths.RUN_METRICS,
+    log:
+        paths.RUN_LOG,
+    threads: 2
+    resources:
+        runtime=lambda wildcards: 60 + 2 * RUNS[wildcards.run]["epochs"],
+    shell:
+        "embnorm train {input.params} --threads {threads} > {log} 2>&1"
