@@ -7,7 +7,7 @@ CONFIG   ?= config.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint dag report clean
+.PHONY: run test lint dag clean config-reference
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -30,3 +30,9 @@ dag: $(STAMP)
 
 clean:
 	rm -rf results .snakemake
+
+# Regenerate the README's configuration reference from the schema.
+config-reference: $(STAMP)
+	python -c "import re,subprocess,sys; from embnorm.present.schema_doc import BEGIN,END; \
+	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
+	t=open('README.md').read(); i=t.index(BEGIN); j=t.index(END)+len(END); open('README.md','w').write(t[:i]+new+t[j:])"

@@ -4,11 +4,17 @@
   clean_label, noisy_label (CIFAR-100N); int64 arrays of length N_train.
 - CIFAR-10H layout (test order): counts int64 (N_test, K) and probs float64 (N_test, K) = counts / row sum.
 
-For the synthetic data, simulated annotators read each sample's known structure. An annotator labels sample i with the
-distribution q_i = (1 - alpha_i - eps_i) * [true class] + alpha_i * [blended-towards class] + eps_i * uniform(others):
-alpha_i is the visual blend weight towards another class, and eps_i = eps0 * rarity_i grows with how rare the sample's
-appearance mode is (rarity = 1 - w_mode / w_0). eps0 is solved so that one annotator's mean disagreement with the clean
-label equals CIFAR-10N's single-annotator noise (random_label1..3: 17.23, 18.12, 17.64 %, mean 17.66 %).
+For the synthetic data, simulated annotators read each sample's known structure. Each image has one latent difficulty
+with two parts: alpha_i, its visual blend weight towards another class, and eps_i = eps0 * rarity_i, which grows with
+how rare its appearance mode is (rarity = 1 - w_mode / w_0). An annotator of a pool with error scale s labels image i
+with the distribution
+
+    q_i = (1 - s*alpha_i - s*eps_i) * [true class] + s*alpha_i * [blended-towards class] + s*eps_i * uniform(others).
+
+eps0 is solved so that, at s = 1, one annotator's mean disagreement with the clean label equals CIFAR-10N's
+single-annotator noise (random_label1..3: 17.23, 18.12, 17.64 %, mean 17.66 %). The CIFAR-10H pool was more careful:
+in the real file an annotator disagrees with the majority 4.56 % of the time on average (mean of 1 - max prob), so
+its pool uses s = 0.0456 / 0.1766. Both pools see the same difficulties; only their carefulness differs.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 from embnorm.data.synthetic import SyntheticSpec
 
 CIFAR10N_SINGLE_NOISE = (0.1723 + 0.1812 + 0.1764) / 3
+CIFAR10H_SINGLE_NOISE = 0.04556  # mean over rows of 1 - max(cifar10h-probs.npy)
 CIFAR10N_KEYS = ("clean_label", "aggre_label", "worse_label", "random_label1", "random_label2", "random_label3")
 CIFAR10H_ANNOTATORS = (47, 63)  # row sums of the real cifar10h-counts.npy
 
@@ -37,11 +44,13 @@ def base_confusion(spec: SyntheticSpec, target_noise: float = CIFAR10N_SINGLE_NO
     return float(np.clip((target_noise - mean_alpha) / mean_rarity, 0.0, 0.9))
 
 
-def label_distribution(spec: SyntheticSpec, structure: dict[str, np.ndarray]) -> np.ndarray:
-    """q (N, K): the probability that a simulated annotator gives each class."""
+def label_distribution(spec: SyntheticSpec, structure: dict[str, np.ndarray],
+                       noise: float = CIFAR10N_SINGLE_NOISE) -> np.ndarray:
+    """q (N, K): the probability that an annotator of a pool with mean error `noise` gives each class."""
     n, k = len(structure["label"]), spec.classes
-    eps = base_confusion(spec) * rarity(spec, structure["mode"])
-    alpha = structure["alpha"]
+    scale = noise / CIFAR10N_SINGLE_NOISE
+    eps = scale * base_confusion(spec) * rarity(spec, structure["mode"])
+    alpha = scale * structure["alpha"]
     q = np.repeat((eps / (k - 1))[:, None], k, axis=1)
     rows = np.arange(n)
     q[rows, structure["label"]] = 1.0 - alpha - eps
@@ -74,7 +83,7 @@ def simulate_cifar10n(spec: SyntheticSpec, structure: dict[str, np.ndarray], see
 def simulate_cifar10h(spec: SyntheticSpec, structure: dict[str, np.ndarray], seed: int):
     """About 50 annotators per test image (47..63, as in the real file): counts and probabilities."""
     rng = np.random.default_rng([seed, spec.family, 11])
-    q = label_distribution(spec, structure)
+    q = label_distribution(spec, structure, CIFAR10H_SINGLE_NOISE)
     totals = rng.integers(CIFAR10H_ANNOTATORS[0], CIFAR10H_ANNOTATORS[1] + 1, len(q))
     counts = np.stack([rng.multinomial(t, p) for t, p in zip(totals, q)]).astype(np.int64)
     return counts, counts / counts.sum(axis=1, keepdims=True)

@@ -1,0 +1,100 @@
+"""Shared test fixtures: repository paths, the shared data folder, a workflow runner, and a network guard."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+sys.path.insert(0, str(REPO / "src"))
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """No test opens a network socket to anything but loopback."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or host.startswith("/")):
+            raise RuntimeError(f"test tried to open a network connection to {address}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is absent (the real label files live outside this repo)")
+    return SHARED_DATA
+
+
+def validated(config: dict) -> dict:
+    """A config dict validated and completed with the schema's defaults, as the workflow does."""
+    from snakemake.utils import validate
+
+    validate(config, str(SCHEMA))
+    return config
+
+
+def default_config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def tiny_config(**train) -> dict:
+    """The default config made tiny: few images, few epochs, small batches (seconds on a CPU)."""
+    config = default_config()
+    for name in ("synth", "synth_ood"):
+        config["datasets"][name]["synthetic"].update(n_train=400, n_test=100)
+    config["datasets"]["synthimb"]["imbalance"]["n_max"] = 40
+    config["models"] = {"simclr": {"batch_size": 64, "embed_dim": 32},
+                        "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16}}
+    config["train"].update(epochs=2, knn_every=1, checkpoint_every=1, probe_size=64, knn_k=20, **train)
+    return config
+
+
+class Workflow:
+    """Runs the real Snakefile in a temporary working directory."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+
+    def write_config(self, config: dict, name: str = "config.yaml") -> Path:
+        path = self.workdir / name
+        path.write_text(yaml.safe_dump(config, sort_keys=False))
+        return path
+
+    def run(self, *args: str, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        cmd = [shutil.which("snakemake", path=env["PATH"]) or "snakemake", "-s", str(REPO / "Snakefile"),
+               "-d", str(self.workdir), *args]
+        proc = subprocess.run(cmd, cwd=self.workdir, env=env, capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        return proc
+
+    def planned_jobs(self, *args: str) -> dict[str, int]:
+        """Job counts per rule of a dry run (`snakemake -n`)."""
+        out = self.run("-n", "--quiet", "rules", *args).stdout
+        counts = {}
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+                counts[parts[0]] = int(parts[1])
+        return counts
+
+
+@pytest.fixture
+def workflow(tmp_path) -> Workflow:
+    return Workflow(tmp_path)
