@@ -1,7 +1,24 @@
-# Data: prepare source datasets into the one format, human labels, imbalanced splits.
+# Data: fetch and verify raw files, prepare source datasets into the one format, human labels, imbalanced splits.
+from embnorm.data.sources import needs_download, raw_inputs
+
+
+rule download:
+    output:
+        paths.DATASET_DOWNLOADS,
+    params:
+        spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
+    log:
+        paths.fmt(paths.LOGS, name="download-{dataset}"),
+    localrule: True
+    wildcard_constraints:
+        dataset="|".join(name for name, spec in DATASETS.items() if needs_download(spec)) or "NONE",
+    shell:
+        "embnorm download --dataset {wildcards.dataset} --spec {params.spec} --out {output} > {log} 2>&1"
 
 
 rule prepare_dataset:
+    input:
+        lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
     output:
         **{f"{split}_{kind}": paths.fmt(t, split=split, dataset="{dataset}")
            for split in ("train", "test")
@@ -19,6 +36,7 @@ rule prepare_dataset:
 rule human_labels:
     input:
         dataset_files("{dataset}", "train") + dataset_files("{dataset}", "test"),
+        lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
     output:
         cifarn=paths.HUMAN_LABELS_N,
         counts=paths.HUMAN_LABELS_H_COUNTS,

@@ -1,0 +1,80 @@
+"""Real data sources: from a dataset's config entry to its reader, its raw files and its human labels.
+
+| source       | raw files                                          | module          |
+|--------------|----------------------------------------------------|-----------------|
+| cifar10      | cifar-10-python.tar.gz (downloaded, md5-checked)   | cifar.py        |
+| cifar100     | cifar-100-python.tar.gz (downloaded, md5-checked)  | cifar.py        |
+| tinyimagenet | tiny-imagenet-200.zip (downloaded, md5-checked)    | tinyimagenet.py |
+| imagenet100  | a local ImageNet root (`path`)                     | imagenet100.py  |
+| imagefolder  | a local folder of class subfolders (`path`)        | folders.py      |
+| npz          | a local .npz file (`path`)                         | npzfile.py      |
+
+Human labels `cifar10n` / `cifar100n` (cifar_human.py) are downloaded files too. Downloads and checks: fetch.py.
+"""
+
+from __future__ import annotations
+
+from embnorm import io, paths
+from embnorm.data import cifar, cifar_human, folders, imagenet100, npzfile, tinyimagenet
+from embnorm.data.fetch import DataSourceError
+from embnorm.errors import EmbnormError
+
+PREPARE = {
+    "cifar10": cifar.prepare,
+    "cifar100": cifar.prepare,
+    "tinyimagenet": tinyimagenet.prepare,
+    "imagenet100": imagenet100.prepare,
+    "imagefolder": folders.prepare,
+    "npz": npzfile.prepare,
+}
+DOWNLOADED = {"cifar10": cifar.fetch_raw, "cifar100": cifar.fetch_raw, "tinyimagenet": tinyimagenet.fetch_raw}
+LOCAL = ("imagenet100", "imagefolder", "npz")  # sources read from the dataset's `path`
+
+
+def needs_download(spec: dict) -> bool:
+    """Whether the dataset has raw files to fetch and verify (its images, or real human labels)."""
+    return spec.get("source") in DOWNLOADED or spec.get("human_labels") in cifar_human.KINDS
+
+
+def raw_inputs(dataset: str, spec: dict) -> list[str]:
+    """What the workflow makes a dataset from: its downloads.json record, its local `path`, or nothing (synthetic)."""
+    if needs_download(spec):
+        return [paths.fmt(paths.DATASET_DOWNLOADS, dataset=dataset)]
+    return [spec["path"]] if spec.get("source") in LOCAL else []
+
+
+def fetch_raw(dataset: str, spec: dict) -> list[dict]:
+    """Every raw file the dataset needs, in place and verified (downloaded where allowed); their records.
+
+    Images and human labels are fetched independently, so an offline user learns about every missing file at once.
+    """
+    steps = []
+    if spec.get("source") in DOWNLOADED:
+        steps.append(lambda: DOWNLOADED[spec["source"]](spec))
+    if spec.get("human_labels") in cifar_human.KINDS:
+        steps.append(lambda: cifar_human.fetch_raw(dataset, spec))
+    records, problems = [], []
+    for step in steps:
+        try:
+            records += step()
+        except DataSourceError as e:
+            problems.append(str(e))
+    if problems:
+        raise DataSourceError("\n".join(problems))
+    return records
+
+
+def write_downloads(dataset: str, spec: dict, out: str) -> None:
+    """downloads.json: what was verified and where it lies, so a prepared dataset names its raw files."""
+    io.write_json(out, {"dataset": dataset, "files": fetch_raw(dataset, spec)})
+
+
+def prepare(dataset: str, spec: dict) -> None:
+    source = spec.get("source")
+    if source not in PREPARE:
+        raise EmbnormError(f"datasets.{dataset}.source: '{source}' is not a real source; known: {sorted(PREPARE)}")
+    PREPARE[source](dataset, spec)
+
+
+def write_human_labels(dataset: str, spec: dict, out_n: str, out_h_counts: str, out_h_probs: str) -> None:
+    cifar_human.write(dataset, spec, out_n, out_h_counts, out_h_probs)
