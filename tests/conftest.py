@@ -43,7 +43,9 @@ def validated(config: dict) -> dict:
     """A config dict validated and completed with the schema's defaults, as the workflow does."""
     from snakemake.utils import validate
 
-    validate(config, str(SCHEMA))
+    # snakemake's validate looks up a global named `workflow` in its caller's module; here that name is the fixture
+    # below, so call it from a namespace without one.
+    exec("validate(config, schema)", {"validate": validate, "config": config, "schema": str(SCHEMA)})
     return config
 
 
@@ -59,7 +61,7 @@ def tiny_config(**train) -> dict:
     config["datasets"]["synthimb"]["imbalance"]["n_max"] = 40
     config["models"] = {"simclr": {"batch_size": 64, "embed_dim": 32},
                         "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16}}
-    config["train"].update(epochs=2, knn_every=1, checkpoint_every=1, probe_size=64, knn_k=20, **train)
+    config["train"].update({"epochs": 2, "knn_every": 1, "checkpoint_every": 1, "probe_size": 64, "knn_k": 20, **train})
     return config
 
 
@@ -86,7 +88,7 @@ class Workflow:
 
     def planned_jobs(self, *args: str) -> dict[str, int]:
         """Job counts per rule of a dry run (`snakemake -n`)."""
-        out = self.run("-n", "--quiet", "rules", *args).stdout
+        out = self.run("-n", *args, "--quiet", "rules").stdout
         counts = {}
         for line in out.splitlines():
             parts = line.split()

@@ -13,7 +13,8 @@ from embnorm import io
 from embnorm.data.format import Split
 from embnorm.models import SSLModel
 from embnorm.train.checkpoint import load_final
-from embnorm.train.loop import embed_batches, pick_device
+from embnorm.train.monitor import embed_batches
+from embnorm.train.step import pick_device
 
 FLOAT16_FROM_DIM = 512
 

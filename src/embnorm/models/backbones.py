@@ -22,7 +22,8 @@ def small_cnn(width: int = 32) -> tuple[nn.Module, int]:
 def resnet(depth: int, image_size: int) -> tuple[nn.Module, int]:
     """torchvision ResNet-18/50 without its classifier. For images of at most 64 px, the CIFAR stem (3x3 conv, stride 1,
     no max-pool) as in the SimCLR/SimSiam CIFAR recipes."""
-    net = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}[depth](weights=None, zero_init_residual=True)
+    make = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}[depth]
+    net = make(weights=None, zero_init_residual=True)
     if image_size <= 64:
         net.conv1 = nn.Conv2d(3, 64, 3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()

@@ -38,18 +38,21 @@ class SSLModel(nn.Module):
             out["predictor"] = self.predictor(z)
         return out
 
-    def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss of two augmented views, and the (detached) projector outputs of view 1 for norm monitoring."""
+    def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """Loss of two augmented views of the same images. GradScale sits on the output whose norm the loss
+        divides out: SimCLR's embeddings (projector output), SimSiam's predictor outputs (the projections are
+        stop-gradient targets)."""
         n = x1.shape[0]
-        out = self(torch.cat([x1, x2]))  # one pass: BatchNorm sees both views, as in the reference implementations
+        # One pass over both views: BatchNorm statistics over 2n images (SimCLR's reference code does this; the authors'
+        # code runs one pass per view). One pass is faster and keeps the step a single graph.
+        out = self(torch.cat([x1, x2]))
         p = self.params["gradscale"]
         if self.kind == "simclr":
             z = grad_scale(out["projector"], p)
-            z1, z2 = z[:n], z[n:]
             fn = nt_xent if self.params["loss"] == "ntxent" else nt_xent_authors
-            return fn(z1, z2, self.params["temperature"]), out["projector"][:n].detach()
+            return fn(z[:n], z[n:], self.params["temperature"])
         z, q = out["projector"], grad_scale(out["predictor"], p)
-        return simsiam_loss(q[:n], q[n:], z[:n], z[n:]), z[:n].detach()
+        return simsiam_loss(q[:n], q[n:], z[:n], z[n:])
 
     def encoder_parameters(self):
         return [p for name, p in self.named_parameters() if not name.startswith("predictor.")]

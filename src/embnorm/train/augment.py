@@ -8,7 +8,7 @@ mean/std normalization. Crop and flip are one affine resampling (`grid_sample`) 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -31,74 +31,96 @@ RECIPES = {
 }
 
 
-def to_float(images_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1], channels_last memory."""
-    return images_uint8.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=torch.channels_last)
+def recipe_for(params: dict) -> AugmentRecipe:
+    """The run's recipe: the `augment` preset, with `augment_crop_scale` / `augment_strength` overriding it if set."""
+    recipe = RECIPES[params["augment"]]
+    if params.get("augment_crop_scale") is not None:
+        recipe = replace(recipe, crop_scale=tuple(params["augment_crop_scale"]))
+    if params.get("augment_strength") is not None:
+        recipe = replace(recipe, strength=params["augment_strength"])
+    return recipe
 
 
-def _uniform(n, lo, hi, gen, device):
-    return torch.rand(n, generator=gen, device=device) * (hi - lo) + lo
+def to_float(images_uint8: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1]; channels_last memory for the model, or contiguous NCHW
+    for the augmentation's per-channel arithmetic (faster on plain planes)."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return images_uint8.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=fmt)
+
+
+def _uniform(shape, lo, hi, gen, device):
+    return torch.rand(shape, generator=gen, device=device) * (hi - lo) + lo
+
+
+def crop_boxes(n: int, scale: tuple[float, float], gen: torch.Generator, device, tries: int = 10):
+    """RandomResizedCrop's box sampling for n square images, as fractions of the side: (w, h, cx, cy), cx and cy in
+    [-1, 1] (affine_grid coordinates). Like torchvision, an (area, log-ratio) draw is retried while the box does not
+    fit (up to `tries` times, vectorized); the fallback is the whole image (torchvision's, for square images)."""
+    area = _uniform((n, tries), *scale, gen, device)
+    ratio = torch.exp(_uniform((n, tries), math.log(3 / 4), math.log(4 / 3), gen, device))
+    w, h = torch.sqrt(area * ratio), torch.sqrt(area / ratio)
+    fits = (w <= 1) & (h <= 1)
+    found = fits.any(dim=1)
+    first = fits.float().argmax(dim=1, keepdim=True)  # the first draw that fits (0 when none does)
+    w = torch.where(found, w.gather(1, first).squeeze(1), 1.0)
+    h = torch.where(found, h.gather(1, first).squeeze(1), 1.0)
+    cx = (torch.rand(n, generator=gen, device=device) * 2 - 1) * (1 - w)
+    cy = (torch.rand(n, generator=gen, device=device) * 2 - 1) * (1 - h)
+    return w, h, cx, cy
 
 
 def resized_crop_flip(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
+    """Per-sample random resized crop and horizontal flip, as one bilinear resampling of the batch."""
     n, dev = x.shape[0], x.device
-    area = _uniform(n, *recipe.crop_scale, gen, dev)
-    log_ratio = _uniform(n, math.log(3 / 4), math.log(4 / 3), gen, dev)
-    ratio = torch.exp(log_ratio)
-    w = torch.sqrt(area * ratio).clamp(max=1.0)  # fraction of the width
-    h = torch.sqrt(area / ratio).clamp(max=1.0)
-    cx = (torch.rand(n, generator=gen, device=dev) * 2 - 1) * (1 - w)
-    cy = (torch.rand(n, generator=gen, device=dev) * 2 - 1) * (1 - h)
+    w, h, cx, cy = crop_boxes(n, recipe.crop_scale, gen, dev)
     flip = torch.where(torch.rand(n, generator=gen, device=dev) < recipe.flip_p, -1.0, 1.0)
-    theta = torch.zeros(n, 2, 3, device=dev)
-    theta[:, 0, 0], theta[:, 0, 2] = w * flip, cx
-    theta[:, 1, 1], theta[:, 1, 2] = h, cy
+    zero = torch.zeros_like(w)
+    theta = torch.stack([torch.stack([w * flip, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def _gray(x: torch.Tensor) -> torch.Tensor:
-    w = torch.tensor(GRAY, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * w).sum(dim=1, keepdim=True)
+    """ITU-R 601 luma, as torchvision's rgb_to_grayscale (arithmetic, so no host-to-device copy inside the step)."""
+    return GRAY[0] * x[:, 0:1] + GRAY[1] * x[:, 1:2] + GRAY[2] * x[:, 2:3]
 
 
-def rgb_to_hsv(x: torch.Tensor) -> torch.Tensor:
+def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """Rotate the HSV hue of each sample by `shift` (turns, shape (N, 1, 1)), as torchvision's adjust_hue does, without
+    materializing HSV: a hue rotation keeps each pixel's max and min channel, so channel c of the result is
+    max - (max - min) * clamp(min(k, 4 - k), 0, 1) with k = (n_c + 6 h') mod 6, n = 5, 3, 1 for R, G, B."""
     r, g, b = x.unbind(1)
-    maxc, _ = x.max(dim=1)
-    minc, _ = x.min(dim=1)
-    delta = maxc - minc
-    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
-    h = torch.where(maxc == r, ((g - b) / safe) % 6, torch.where(maxc == g, (b - r) / safe + 2, (r - g) / safe + 4))
-    h = torch.where(delta > 0, h / 6, torch.zeros_like(h))
-    s = torch.where(maxc > 0, delta / torch.where(maxc > 0, maxc, torch.ones_like(maxc)), torch.zeros_like(maxc))
-    return torch.stack([h, s, maxc], dim=1)
-
-
-def hsv_to_rgb(x: torch.Tensor) -> torch.Tensor:
-    h, s, v = x.unbind(1)
-    k = torch.stack([(5 + h * 6) % 6, (3 + h * 6) % 6, (1 + h * 6) % 6], dim=1)
-    return v.unsqueeze(1) - (v * s).unsqueeze(1) * torch.clamp(torch.minimum(k, 4 - k), 0, 1)
+    maxc = torch.maximum(torch.maximum(r, g), b)
+    delta = maxc - torch.minimum(torch.minimum(r, g), b)
+    sextant = torch.where(maxc == r, g - b, torch.where(maxc == g, b - r + 2 * delta, r - g + 4 * delta))
+    sextant.mul_(delta.clamp_min(1e-12).reciprocal_()).add_(6 * shift)  # hue in sextants; gray pixels: any value
+    out = torch.empty_like(x)
+    for c, n_c in enumerate((5.0, 3.0, 1.0)):
+        k = (sextant + n_c).remainder_(6)
+        torch.sub(maxc, delta * torch.minimum(k, 4 - k).clamp_(0, 1), out=out[:, c])
+    return out
 
 
 def color_jitter(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
+    """Brightness, contrast, saturation (factors in [1 - 0.8 s, 1 + 0.8 s]) and hue (shift in [-0.2 s, 0.2 s]) in
+    this fixed order, each applied to a sample with probability jitter_p on its own, with torchvision's formulas
+    (blend with black, with the mean gray level, with the grayscale image; clamp to [0, 1] after each). A sample that
+    skips an op gets factor 1, which leaves it exactly unchanged (lerp with weight 1 returns its end point)."""
     n, dev, s = x.shape[0], x.device, recipe.strength
     view = (n, 1, 1, 1)
 
-    def applied():
-        return (torch.rand(n, generator=gen, device=dev) < recipe.jitter_p).view(view)
+    def factor(lo: float, hi: float, neutral: float) -> torch.Tensor:
+        value = _uniform(n, lo, hi, gen, dev)
+        applied = torch.rand(n, generator=gen, device=dev) < recipe.jitter_p
+        return torch.where(applied, value, neutral)
 
-    b = _uniform(n, 1 - 0.8 * s, 1 + 0.8 * s, gen, dev).view(view)
-    x = torch.where(applied(), (x * b).clamp(0, 1), x)
-    c = _uniform(n, 1 - 0.8 * s, 1 + 0.8 * s, gen, dev).view(view)
-    mean = _gray(x).mean(dim=(2, 3), keepdim=True)
-    x = torch.where(applied(), ((x - mean) * c + mean).clamp(0, 1), x)
-    sat = _uniform(n, 1 - 0.8 * s, 1 + 0.8 * s, gen, dev).view(view)
-    gray = _gray(x)
-    x = torch.where(applied(), ((x - gray) * sat + gray).clamp(0, 1), x)
-    hue = _uniform(n, -0.2 * s, 0.2 * s, gen, dev).view(n, 1, 1)
-    hsv = rgb_to_hsv(x)
-    shifted = hsv_to_rgb(torch.stack([(hsv[:, 0] + hue) % 1.0, hsv[:, 1], hsv[:, 2]], dim=1))
-    return torch.where(applied(), shifted, x)
+    lo, hi = max(0.0, 1 - 0.8 * s), 1 + 0.8 * s
+    x = (x * factor(lo, hi, 1.0).view(view)).clamp_(0, 1)
+    x = torch.lerp(_gray(x).mean(dim=(2, 3), keepdim=True), x, factor(lo, hi, 1.0).view(view)).clamp_(0, 1)
+    x = torch.lerp(_gray(x), x, factor(lo, hi, 1.0).view(view)).clamp_(0, 1)
+    hue = _uniform(n, -0.2 * s, 0.2 * s, gen, dev)
+    applied = (torch.rand(n, generator=gen, device=dev) < recipe.jitter_p).view(view)
+    return torch.where(applied, shift_hue(x, hue.view(n, 1, 1)), x)
 
 
 def random_grayscale(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
@@ -115,5 +137,6 @@ def augment(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> tor
 
 
 def two_views(images_uint8: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator):
-    x = to_float(images_uint8)
+    """Two independent random views of a uint8 batch (N, H, W, 3), drawn from `gen` (seed it to replay them)."""
+    x = to_float(images_uint8, channels_last=False)
     return augment(x, recipe, gen), augment(x, recipe, gen)

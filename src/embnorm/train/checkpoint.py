@@ -1,6 +1,9 @@
-"""Checkpoints: a resumable one (model, optimizer, position, metrics so far) and the final one the embed stage reads.
+"""Checkpoints: a resumable one (resume.pt) and the final one the embed stage reads (checkpoint.pt).
 
-Both are written atomically and loaded with weights_only=True.
+resume.pt holds the model, the optimizer (momentum / Adam moments), the position (epoch, optimizer step within it),
+the metrics rows so far, the partial loss sum of an interrupted epoch, and the torch RNG state. The lr schedule is
+a function of the step index and the data order and augmentations are derived from (seed, epoch, step), so these
+are re-created rather than stored. Both files are written atomically and loaded with weights_only=True.
 """
 
 from __future__ import annotations
@@ -13,27 +16,45 @@ from embnorm import io
 from embnorm.config import params_hash
 from embnorm.errors import EmbnormError
 
+# Settings that change how a run is executed or logged but not what it computes: a resume may change them.
+EXECUTION_KEYS = ("threads", "checkpoint_every", "compile", "device")
+RESUME_KEYS = ("params", "params_hash", "epoch", "step", "metrics", "partial", "model", "optimizer", "torch_rng")
+
 
 class CheckpointMismatch(EmbnormError):
     pass
 
 
+def resume_hash(params: dict) -> str:
+    return params_hash({k: v for k, v in params.items() if k not in EXECUTION_KEYS})
+
+
 def save_resume(path, params: dict, model, optimizer, epoch: int, step: int, metrics: list[dict], partial: dict):
+    """Write the state after `step` optimizer steps of epoch `epoch` (0-based; step 0 = the epoch's start)."""
     io.save_torch(path, {
-        "params_hash": params_hash(params), "epoch": epoch, "step": step, "metrics": metrics, "partial": partial,
-        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+        "params": params, "params_hash": resume_hash(params), "epoch": epoch, "step": step, "metrics": metrics,
+        "partial": partial, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "torch_rng": torch.get_rng_state(),
     })
 
 
 def load_resume(path, params: dict) -> dict | None:
-    """The resumable state at `path`, or None if there is none; refuses a checkpoint of other hyper-parameters."""
+    """The resumable state at `path`, or None if there is none. A truncated file raises ArtifactError; a checkpoint
+    of other hyper-parameters raises CheckpointMismatch naming the keys that differ."""
     if not Path(path).exists():
         return None
     state = io.load_torch(path)
-    if state.get("params_hash") != params_hash(params):
+    missing = [k for k in RESUME_KEYS if k not in state] if isinstance(state, dict) else list(RESUME_KEYS)
+    if missing:
+        raise io.ArtifactError(f"{path}: not an embnorm resume checkpoint (missing {missing})")
+    if state["params_hash"] != resume_hash(params):
+        old = state["params"]
+        differ = sorted(k for k in set(old) | set(params)
+                        if k not in EXECUTION_KEYS and old.get(k, "<absent>") != params.get(k, "<absent>"))
+        detail = ", ".join(f"{k}: {old.get(k, '<absent>')!r} -> {params.get(k, '<absent>')!r}" for k in differ[:8])
         raise CheckpointMismatch(
-            f"{path}: this checkpoint was written for other hyper-parameters (hash {state.get('params_hash')}, "
-            f"this run has {params_hash(params)}). Delete it to start the run from scratch.")
+            f"{path}: this resumable checkpoint was written for other hyper-parameters ({detail}). "
+            f"Delete it to start run {params.get('run_id')} from scratch, or restore the old settings to continue it.")
     return state
 
 
@@ -45,6 +66,6 @@ def save_final(path, params: dict, model, image_size: int, num_classes: int, epo
 def load_final(path) -> dict:
     state = io.load_torch(path)
     for key in ("params", "model", "image_size"):
-        if key not in state:
+        if not isinstance(state, dict) or key not in state:
             raise io.ArtifactError(f"{path}: not an embnorm checkpoint (no '{key}')")
     return state

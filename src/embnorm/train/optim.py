@@ -1,4 +1,10 @@
-"""Optimizers and the per-step learning rates (SGD or Adam; SimSiam's predictor keeps a constant lr)."""
+"""Optimizers and the per-step learning rates.
+
+One optimizer with two parameter groups: the encoder (backbone + projector) and, for SimSiam, the predictor. The
+encoder follows the schedule; the predictor keeps the peak lr throughout (SimSiam's `fix_pred_lr`, which the authors
+reproduce with a second, unscheduled optimizer). Weight decay applies to every parameter, biases and BatchNorm
+included, as in the authors' code. Adam's weight decay is the classic L2 term (torch.optim.Adam), not AdamW's.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +18,18 @@ def build_optimizer(params: dict, model) -> torch.optim.Optimizer:
     if model.predictor is not None:
         groups.append({"params": model.predictor_parameters(), "name": "predictor"})
     lr, wd = params["lr"], params["weight_decay"]
+    fused = next(model.parameters()).is_cuda  # one kernel per step on the GPU; the CPU keeps the reference path
     if params["optimizer"] == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=params["sgd_momentum"], nesterov=params["sgd_nesterov"],
-                               weight_decay=wd)
+                               weight_decay=wd, fused=fused or None)
     if params["optimizer"] == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=tuple(params["adam_betas"]), weight_decay=wd)
+        return torch.optim.Adam(groups, lr=lr, betas=tuple(params["adam_betas"]), weight_decay=wd,
+                                fused=fused or None)
     raise ValueError(f"unknown optimizer '{params['optimizer']}' (expected sgd or adam)")
 
 
 def set_learning_rates(optimizer, params: dict, step: int, total_steps: int, steps_per_epoch: int) -> None:
-    """Encoder: warm-up + cosine. Predictor (SimSiam): the peak lr throughout, as in SimSiam's `fix_pred_lr`."""
+    """Set the lr of optimizer step `step` (0-based, counted in optimizer steps, i.e. after gradient accumulation)."""
     warmup = params["warmup_epochs"] * steps_per_epoch
     for group in optimizer.param_groups:
         if group["name"] == "predictor":

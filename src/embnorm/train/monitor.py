@@ -1,0 +1,71 @@
+"""What a run records each epoch besides its loss: embedding-norm statistics of a fixed probe batch and kNN accuracy.
+
+The kNN protocol is the authors' monitor with unaugmented images: k nearest train images by cosine similarity of
+backbone features, votes weighted exp(sim / t), model in eval mode, float32 features. The protocol string is written
+beside every number in metrics.tsv.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from embnorm.train.augment import to_float
+from embnorm.train.knn import knn_accuracy
+from embnorm.train.step import autocast
+
+KNN_FEATURES = "backbone"
+
+
+@torch.no_grad()
+def embed_batches(model, images_uint8: torch.Tensor, layers, batch_size: int = 512, amp: bool = False):
+    """Features of unaugmented images (model in eval mode), float32, in input order."""
+    was_training = model.training
+    model.eval()
+    out = {layer: [] for layer in layers}
+    for start in range(0, len(images_uint8), batch_size):
+        x = to_float(images_uint8[start:start + batch_size])
+        with autocast(x.device, amp):
+            feats = model(x)
+        for layer in layers:
+            out[layer].append(feats[layer].float())
+    model.train(was_training)
+    return {layer: torch.cat(chunks) for layer, chunks in out.items()}
+
+
+def norm_stats(layer: str, feats: torch.Tensor) -> dict[str, float]:
+    """Mean, median, 10th and 90th percentile of the row norms, as plain floats (checkpoints store them)."""
+    norms = feats.float().norm(dim=1).cpu().numpy().astype(np.float64)
+    return {f"{layer}_norm_mean": float(norms.mean()), f"{layer}_norm_median": float(np.median(norms)),
+            f"{layer}_norm_p10": float(np.percentile(norms, 10)), f"{layer}_norm_p90": float(np.percentile(norms, 90))}
+
+
+def knn_protocol(params: dict) -> str:
+    return (f"k={params['knn_k']} t={params['knn_temperature']} cosine {KNN_FEATURES} "
+            f"bank=train(unaugmented) queries=test(unaugmented) eval-mode fp32")
+
+
+class Monitor:
+    """Evaluates a model on fixed data: the probe batch (norms, every epoch) and train/test (kNN, every knn_every)."""
+
+    def __init__(self, params: dict, probe, bank, bank_labels, queries, query_labels, num_classes: int):
+        self.params = params
+        self.layers = ["backbone", "projector"] + (["predictor"] if params["model"] == "simsiam" else [])
+        self.probe, self.bank, self.bank_labels = probe, bank, bank_labels
+        self.queries, self.query_labels, self.num_classes = queries, query_labels, num_classes
+
+    def knn_due(self, epoch: int) -> bool:
+        return epoch % self.params["knn_every"] == 0 or epoch == self.params["epochs"]
+
+    def evaluate(self, model, epoch: int) -> dict[str, float]:
+        amp = self.params["amp"]
+        row: dict[str, float] = {}
+        feats = embed_batches(model, self.probe, self.layers, amp=amp)
+        for layer in self.layers:
+            row.update(norm_stats(layer, feats[layer]))
+        if self.knn_due(epoch):
+            bank = embed_batches(model, self.bank, [KNN_FEATURES], amp=amp)[KNN_FEATURES]
+            queries = embed_batches(model, self.queries, [KNN_FEATURES], amp=amp)[KNN_FEATURES]
+            row["knn_acc"] = knn_accuracy(bank, self.bank_labels, queries, self.query_labels, self.params["knn_k"],
+                                          self.params["knn_temperature"], self.num_classes)
+        return row
