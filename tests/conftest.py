@@ -61,6 +61,7 @@ def tiny_config(**train) -> dict:
     config["datasets"]["synthimb"]["imbalance"]["n_max"] = 40
     config["models"] = {"simclr": {"batch_size": 64, "embed_dim": 32},
                         "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16}}
+    config["analysis"] = {"simulation_epochs": 5, "bootstrap": 200}
     config["train"].update({"epochs": 2, "knn_every": 1, "checkpoint_every": 1, "probe_size": 64, "knn_k": 20, **train})
     return config
 

@@ -1,12 +1,19 @@
-"""Norm growth over training and the training summary (final kNN accuracy and norms per run)."""
+"""Norm growth over training, the training summary (kNN accuracy and norms per run), and the weight-decay sweep.
+
+Norms here are those of the fixed probe batch of ID-train images that training logs after every epoch (the same
+images at every epoch), so initial and final norms are directly comparable.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from embnorm import io, paths
+from embnorm.analysis.common import RUN_COLUMNS, run_columns
 
-FACTOR_COLUMNS = ["model", "optimizer", "mitigation", "dataset", "seed", "weight_decay", "cut", "gradscale"]
+FACTOR_COLUMNS = [c for c in RUN_COLUMNS if c != "run_id"]
+# What must be equal for runs to belong to one weight-decay sweep: everything but the weight decay itself.
+SWEEP_KEY = ["model", "optimizer", "dataset", "seed", "cut", "gradscale", "lr"]
 
 
 def metrics_long(runs: list[dict]) -> pd.DataFrame:
@@ -14,9 +21,7 @@ def metrics_long(runs: list[dict]) -> pd.DataFrame:
     frames = []
     for params in runs:
         frame = io.read_tsv(paths.fmt(paths.RUN_METRICS, run=params["run_id"]))
-        for col in FACTOR_COLUMNS:
-            frame[col] = params[col]
-        frames.append(frame)
+        frames.append(frame.assign(**{c: v for c, v in run_columns(params).items() if c != "run_id"}))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -39,3 +44,16 @@ def training_summary(metrics: pd.DataFrame) -> pd.DataFrame:
             "knn_protocol": last.knn_protocol,
         })
     return pd.DataFrame(rows)
+
+
+def weight_decay_sweep(summary: pd.DataFrame) -> pd.DataFrame:
+    """Runs that form a weight-decay sweep: same model, optimizer, data, seed, cut, GradScale power and learning rate,
+    at least two distinct weight decays. One row per run, with its final norm and accuracy; empty if none."""
+    columns = ["sweep", *SWEEP_KEY, "weight_decay", "mitigation", "run_id", "init_projector_norm",
+               "final_projector_norm", "norm_growth", "final_knn_acc"]
+    rows = []
+    for key, frame in summary.groupby(SWEEP_KEY, sort=False, dropna=False):
+        if frame.weight_decay.nunique() >= 2:
+            label = f"{key[0]} {key[1]} / {key[2]} s{key[3]}"
+            rows.append(frame.sort_values("weight_decay").assign(sweep=label))
+    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)

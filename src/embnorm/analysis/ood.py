@@ -1,4 +1,6 @@
-"""Fig. 3: norms of in-distribution and out-of-distribution splits, each divided by the ID-train mean norm."""
+"""Fig. 3: norms of in-distribution and out-of-distribution splits, each divided by the ID-train mean norm.
+
+ID train is the set the run was trained on (for an imbalanced run, its imbalanced subset; see analysis/common.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from embnorm.analysis.common import ROLES, load_embeddings, role_datasets
+from embnorm.analysis.common import ROLES, load_embeddings, role_datasets, run_columns
+from embnorm.analysis.common import norms as layer_norms  # `norms` names the per-role dict below
 
 
 def norm_vs_ood(runs: list[dict], layer: str = "projector") -> pd.DataFrame:
@@ -15,14 +18,13 @@ def norm_vs_ood(runs: list[dict], layer: str = "projector") -> pd.DataFrame:
     rows = []
     for params in runs:
         roles = role_datasets(params)
-        norms = {role: load_embeddings(params, role)[f"{layer}_norm"].astype(np.float64) for role in roles}
+        norms = {role: layer_norms(load_embeddings(params, role), layer) for role in roles}
         reference = norms["id_train"].mean()
         for role in ROLES:
             if role not in norms:
                 continue
             dataset, split = roles[role]
-            row = {"run_id": params["run_id"], "model": params["model"], "optimizer": params["optimizer"],
-                   "mitigation": params["mitigation"], "train_dataset": params["dataset"], "seed": params["seed"],
+            row = {**{("train_dataset" if c == "dataset" else c): v for c, v in run_columns(params).items()},
                    "role": role, "dataset": dataset, "split": split, "layer": layer, "n": len(norms[role]),
                    "mean_norm": norms[role].mean(), "ratio_to_id_train": norms[role].mean() / reference,
                    "auroc_id_vs_ood": np.nan}

@@ -17,6 +17,13 @@ def set_style() -> None:
                          "pdf.fonttype": 42, "svg.fonttype": "none"})
 
 
+def no_data(ax, message: str) -> None:
+    """An empty panel that says why it is empty (a figure is still written, so the report is complete)."""
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, transform=ax.transAxes, color="0.35")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
 def save(fig, png_path, pdf_path) -> None:
     fig.tight_layout()
     for path, fmt in ((png_path, "png"), (pdf_path, "pdf")):

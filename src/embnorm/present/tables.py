@@ -20,7 +20,29 @@ def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-def write_table(frame: pd.DataFrame, tsv_path, md_path=None) -> None:
+VERDICT_COLOURS = {"supported": "#d9f2d9", "not supported": "#f8d7d3", "not measured": "#ececec"}
+
+
+def to_html(frame: pd.DataFrame, title: str) -> str:
+    """A self-contained HTML page of a table (the report shows HTML inline); rows coloured by a `verdict` column."""
+    import html
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for record in frame.to_dict("records"):
+        colour = VERDICT_COLOURS.get(record.get("verdict"), "#ffffff")
+        cells = "".join(f"<td>{html.escape('' if v != v else str(v))}</td>" for v in record.values())
+        body.append(f'<tr style="background:{colour}">{cells}</tr>')
+    style = ("body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
+             "td,th{border:1px solid #bbb;padding:4px;vertical-align:top;text-align:left}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body><h2>{html.escape(title)}</h2><table><tr>{head}</tr>"
+            + "".join(body) + "</table></body></html>\n")
+
+
+def write_table(frame: pd.DataFrame, tsv_path, md_path=None, html_path=None, title: str = "") -> None:
     io.write_tsv(tsv_path, frame)
     if md_path:
         io.write_text(md_path, to_markdown(frame))
+    if html_path:
+        io.write_text(html_path, to_html(frame, title))

@@ -1,0 +1,171 @@
+"""Claims C5, C7-C10 and C13: what the trained runs show, checked with the pre-registered rules of §7.1.
+
+Section 5's claims (C7-C9) concern models trained the usual way on balanced data, so they read the *baseline* runs
+(no cut, no GradScale, the model's default weight decay) of balanced datasets; C10 reads baseline runs of imbalanced
+datasets. A rule must hold in every run group (model x optimizer x dataset) it reads. The thresholds are the rules'
+constants (paper-reference §7.1), fixed before any result; never adjust them to results.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from embnorm.analysis.claims.verdict import ci, num, row
+from embnorm.analysis.mitigation import is_baseline
+from embnorm.analysis.stats import spearman
+
+C5_MIN_GROWTH = 1.0  # §7.1 C5: final / initial mean projector norm > 1 in every default-weight-decay run
+C7_MAX_RATIO = 1.0  # §7.1 C7: both OOD ratios < 1 and below the ID-test ratio, every seed, each trained direction
+C8_MIN_RHO = 0.0  # §7.1 C8: per-sample and within-class Spearman > 0 with the CI above 0
+C9_AGREEMENT_MIN, C9_ENTROPY_MAX = 0.0, 0.0  # §7.1 C9: agreement rho > 0, entropy rho < 0, each CI excluding 0
+C10_MIN_RHO = 0.0  # §7.1 C10: Spearman(class size, class mean norm) > 0 in every seed
+C13_RHO = -1.0  # §7.1 C13: final norm strictly decreasing in weight decay (Spearman = -1)
+
+
+def _group(frame: pd.DataFrame) -> pd.Series:
+    return frame.model + " " + frame.optimizer + " / " + frame.dataset
+
+
+def baseline(frame: pd.DataFrame, default_wd: dict, imbalanced: bool | None = None) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    keep = is_baseline(frame, default_wd)
+    if imbalanced is not None:
+        keep &= frame.imbalanced.astype(bool) == imbalanced
+    return frame[keep]
+
+
+def c5(training: pd.DataFrame, default_wd: dict) -> dict:
+    text, statistic = ("Norms grow during SSL training",
+                       "per run: final / initial mean projector norm (fixed probe batch of ID-train images)")
+    threshold = f"> {num(C5_MIN_GROWTH)} in every run with the model's default weight decay"
+    runs = training[np.isclose(training.weight_decay.astype(float), training.model.map(default_wd))]
+    if runs.empty:
+        return row("C5", text, statistic, threshold, holds=None, reason="no run uses its model's default weight decay")
+    return row("C5", text, statistic, threshold,
+               value="; ".join(f"{r.run_id}: {num(r.norm_growth)}" for r in runs.itertuples()),
+               spread=f"min {num(runs.norm_growth.min())}, max {num(runs.norm_growth.max())}",
+               n=f"{len(runs)} runs ({', '.join(sorted(runs.model.unique()))})",
+               holds=bool((runs.norm_growth > C5_MIN_GROWTH).all()))
+
+
+def c7(ood: pd.DataFrame, default_wd: dict) -> dict:
+    text = "OOD inputs have smaller norms than ID inputs (Fig. 3)"
+    statistic = "per run: mean norm of OOD train and OOD test / ID-train mean, vs ID test / ID-train mean; AUROC"
+    threshold = f"both OOD ratios < {num(C7_MAX_RATIO)} and below the ID-test ratio, in every seed and direction"
+    runs = baseline(ood, default_wd, imbalanced=False)
+    runs = runs[runs.run_id.isin(runs[runs.role == "ood_test"].run_id)] if not runs.empty else runs
+    if runs.empty:
+        return row("C7", text, statistic, threshold, holds=None,
+                   reason="no baseline run on a balanced dataset with an OOD partner")
+    parts, ok = [], True
+    for run_id, f in runs.groupby("run_id", sort=False):
+        ratio = f.set_index("role").ratio_to_id_train
+        good = ratio.ood_train < C7_MAX_RATIO and ratio.ood_test < C7_MAX_RATIO and \
+            max(ratio.ood_train, ratio.ood_test) < ratio.id_test
+        ok &= bool(good)
+        auroc = f[f.role == "ood_test"].auroc_id_vs_ood.iloc[0]
+        parts.append(f"{f.model.iloc[0]} {f.train_dataset.iloc[0]}->{f[f.role == 'ood_test'].dataset.iloc[0]} "
+                     f"s{f.seed.iloc[0]}: OOD train {num(ratio.ood_train)}, OOD test {num(ratio.ood_test)}, "
+                     f"ID test {num(ratio.id_test)}, AUROC {num(auroc)}")
+    directions = runs.groupby(["train_dataset"]).ngroups
+    return row("C7", text, statistic, threshold, value="; ".join(parts),
+               n=f"{runs.run_id.nunique()} runs, {directions} trained direction(s)", holds=ok,
+               reason="" if directions > 1 else "only one direction is trained in this config")
+
+
+def _correlation_parts(stats: pd.DataFrame, columns=("rho", "rho_within")) -> tuple[str, str, str]:
+    value, spread, n = [], [], []
+    for r in stats.itertuples():
+        label = f"{r.model} {r.optimizer} / {r.dataset}"
+        value.append(f"{label}: " + ", ".join(
+            f"{c} {num(getattr(r, c))} {ci(getattr(r, c + '_ci_lo'), getattr(r, c + '_ci_hi'))}" for c in columns))
+        spread.append(f"{label}: " + ("one seed, no seed spread" if r.n_seeds < 2 else "seed sd " + ", ".join(
+            f"{c} {num(getattr(r, c + '_seed_sd'))}" for c in columns)))
+        n.append(f"{label}: {r.n_samples} samples, {r.n_seeds} seed(s)")
+    return "; ".join(value), "; ".join(spread), "; ".join(n)
+
+
+def _chance_note(training: pd.DataFrame, stats: pd.DataFrame) -> str:
+    """The test kNN accuracy against chance: a confidence statistic means little on a model that learned nothing."""
+    notes = []
+    for r in stats.itertuples():
+        runs = training[(training.model == r.model) & (training.optimizer == r.optimizer)
+                        & (training.dataset == r.dataset) & (training.mitigation == r.mitigation)]
+        if len(runs):
+            notes.append(f"{r.model} / {r.dataset}: test kNN {num(runs.final_knn_acc.mean())} (at initialisation "
+                         f"{num(runs.init_knn_acc.mean())}) vs chance {num(1 / r.n_classes)}")
+    return ("read only if the final test kNN is far above chance and above its value at initialisation ("
+            + "; ".join(notes) + ")") if notes else ""
+
+
+def c8(knn_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dict:
+    text = "The norm predicts kNN correctness (Fig. 4 left)"
+    statistic = "per-sample Spearman(norm, leave-one-out kNN correct) on ID train, and its within-class mean"
+    threshold = f"both > {num(C8_MIN_RHO)} with CI above {num(C8_MIN_RHO)} in every baseline group; the bucket " \
+                "curve is shown but does not decide"
+    stats = baseline(knn_stats, default_wd, imbalanced=False)
+    if stats.empty:
+        return row("C8", text, statistic, threshold, holds=None, reason="no baseline run on a balanced dataset")
+    value, spread, n = _correlation_parts(stats)
+    holds = bool(((stats.rho > C8_MIN_RHO) & (stats.rho_ci_lo > C8_MIN_RHO) & (stats.rho_within > C8_MIN_RHO)
+                  & (stats.rho_within_ci_lo > C8_MIN_RHO)).all())
+    return row("C8", text, statistic, threshold, value, spread, n, holds, _chance_note(training, stats))
+
+
+def c9(human_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dict:
+    text = "The norm tracks human confidence (Fig. 4 middle/right)"
+    statistic = "per-sample Spearman(norm, human label = clean label) on ID train; Spearman(norm, CIFAR-10H-style " \
+                "label entropy) on ID test"
+    threshold = f"the first > {num(C9_AGREEMENT_MIN)} and the second < {num(C9_ENTROPY_MAX)}, each with its CI " \
+                "excluding 0, in every baseline group that has them"
+    stats = baseline(human_stats, default_wd, imbalanced=False)
+    agree = stats[stats.measure == "human_agreement"] if not stats.empty else stats
+    entropy = stats[stats.measure == "human_entropy"] if not stats.empty else stats
+    if agree.empty:
+        return row("C9", text, statistic, threshold, holds=None,
+                   reason="no baseline run on a balanced dataset with human labels (datasets.<name>.human_labels)")
+    holds = bool(((agree.rho > C9_AGREEMENT_MIN) & (agree.rho_ci_lo > 0)).all()
+                 and ((entropy.rho < C9_ENTROPY_MAX) & (entropy.rho_ci_hi < 0)).all())
+    (va, sa, na), (ve, se, _) = _correlation_parts(agree), _correlation_parts(entropy)
+    reason = _chance_note(training, agree)
+    if entropy.empty:
+        reason = "no CIFAR-10H-style test labels; agreement only. " + reason
+    return row("C9", text, statistic, threshold, value=f"agreement: {va} | entropy: {ve or 'n/a'}",
+               spread=f"agreement: {sa} | entropy: {se or 'n/a'}", n=na, holds=holds, reason=reason)
+
+
+def c10(classes: pd.DataFrame, default_wd: dict) -> dict:
+    text = "Minority classes get smaller norms in imbalanced SSL"
+    statistic = "per imbalanced baseline run: Spearman(class size, class mean norm of its ID-train images)"
+    threshold = f"> {num(C10_MIN_RHO)} in every seed"
+    runs = baseline(classes, default_wd, imbalanced=True)
+    if runs.empty:
+        return row("C10", text, statistic, threshold, holds=None, reason="no baseline run on an imbalanced dataset")
+    per_run = {run_id: spearman(f.n_train, f.train_norm_mean) for run_id, f in runs.groupby("run_id", sort=False)}
+    return row("C10", text, statistic, threshold,
+               value="; ".join(f"{r}: {num(v)}" for r, v in per_run.items()),
+               spread=f"min {num(min(per_run.values()))}, max {num(max(per_run.values()))}",
+               n=f"{len(per_run)} runs, {runs['class'].nunique()} classes each",
+               holds=all(v > C10_MIN_RHO for v in per_run.values()))
+
+
+def c13(sweep: pd.DataFrame) -> dict:
+    text = "Weight decay limits norm growth"
+    statistic = "per weight-decay sweep (runs equal but for weight decay): Spearman(weight decay, final mean " \
+                "projector norm)"
+    threshold = f"= {num(C13_RHO)} (strictly decreasing) in every sweep"
+    if sweep.empty:
+        return row("C13", text, statistic, threshold, holds=None,
+                   reason="no weight-decay sweep (runs that differ only in weight decay) in this config")
+    parts, ok = [], True
+    for label, f in sweep.groupby("sweep", sort=False):
+        f = f.sort_values("weight_decay")
+        strictly = bool((np.diff(f.final_projector_norm.to_numpy()) < 0).all())
+        ok &= strictly
+        parts.append(f"{label}: rho {num(spearman(f.weight_decay, f.final_projector_norm))} ("
+                     + ", ".join(f"wd {num(w)} -> {num(v)}" for w, v in zip(f.weight_decay, f.final_projector_norm))
+                     + ")")
+    return row("C13", text, statistic, threshold, value="; ".join(parts),
+               n=f"{sweep.sweep.nunique()} sweep(s), {len(sweep)} runs", holds=ok)

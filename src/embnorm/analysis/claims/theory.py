@@ -1,0 +1,110 @@
+"""Claims C1-C4 and C6: the theory simulations, checked with the pre-registered rules of paper-reference §7.1.
+
+The thresholds below are the rules' constants, fixed before any result; never adjust them to results.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from embnorm.analysis.claims.verdict import ci, num, row
+from embnorm.analysis.simulations import CLAIM_NORMS, loglog_slope
+from embnorm.analysis.stats import correlation_summary, spearman
+
+# §7.1 C1: every value < 1e-8.
+C1_STATISTICS = (("max_abs_cos_z_grad", "cos-sim"), ("max_abs_cos_z_grad", "infonce"),
+                 ("max_rel_err_gradnorm_x_norm_vs_sin", "cos-sim"), ("max_rel_err_grad_at_2z_vs_half_grad", "infonce"))
+C1_MAX = 1e-8
+# §7.1 C2: the fraction of GD steps whose norm does not decrease = 1.0.
+C2_FRACTION = 1.0
+# §7.1 C3: log-log slope in [1.9, 2.1] and steps(r=1) within 3% of 96.
+C3_SLOPE = (1.9, 2.1)
+C3_STEPS_AT_1, C3_REL_TOL = 96, 0.03
+# §7.1 C4: Spearman(initial mean angle, steps) >= 0.95, and the last angle takes more steps than the first.
+C4_MIN_SPEARMAN = 0.95
+# §7.1 C6: Spearman(class frequency, final class mean norm) = 1.0 in at least 4 of 5 runs (4/5 of the configured
+# runs, rounded up, if another number is configured); Spearman(k-NN distance, norm) < 0 with its CI below 0.
+C6_PERFECT_FRACTION = 4 / 5
+
+
+def c1(gradients: pd.DataFrame) -> dict:
+    values = {(s, loss): float(gradients[(gradients.statistic == s) & (gradients.loss == loss)].value.max())
+              for s, loss in C1_STATISTICS}
+    return row("C1", "The gradient of cos-sim (and InfoNCE) is orthogonal to z and scales as 1/||z|| (Prop. 3.1)",
+               "autograd, float64: max |cos(z, grad)| (cos-sim, InfoNCE); max rel. error of ||grad||*||z|| vs sin(phi) "
+               "(cos-sim); max rel. error of grad at 2z vs grad/2 at z (InfoNCE)",
+               f"every value < {num(C1_MAX)}",
+               value="; ".join(f"{s.replace('max_', '')} [{loss}] = {num(v)}" for (s, loss), v in values.items()),
+               n=f"{int(gradients.n_pairs.iloc[0])} random pairs, d = {int(gradients.dim.iloc[0])}",
+               holds=all(v < C1_MAX for v in values.values()))
+
+
+def c2(gd: pd.DataFrame) -> dict:
+    per_loss = gd.groupby("loss").frac_not_decreased.min()
+    return row("C2", "Gradient steps never decrease the embedding norm (Cor. 3.3)",
+               "plain GD on free embeddings (cos-sim and InfoNCE losses, float64): fraction of (step, embedding) "
+               "updates whose norm does not decrease beyond float64 rounding",
+               f"= {C2_FRACTION}",
+               value="; ".join(f"{loss}: {num(v, 6)}" for loss, v in per_loss.items()),
+               spread="largest decrease: " + "; ".join(
+                   f"{loss} {num(v)} ulp" for loss, v in gd.groupby("loss").max_decrease_ulps.max().items()),
+               n=f"{gd.step.max()} steps per loss", holds=bool((per_loss >= C2_FRACTION).all()))
+
+
+def c3(convergence: pd.DataFrame) -> dict:
+    claim = convergence[convergence.norm.isin(CLAIM_NORMS)].groupby("norm").steps.mean()
+    text = "Steps to convergence grow quadratically with the embedding norm (convergence bound, §1.3)"
+    statistic = "authors' simulation (500 pairs, d = 20, SGD lr 10, mean cos >= 0.999): log-log slope of steps " \
+                f"on r over r in {list(CLAIM_NORMS)}; steps at r = 1"
+    threshold = f"slope in [{C3_SLOPE[0]}, {C3_SLOPE[1]}] and steps(1) within {C3_REL_TOL:.0%} of {C3_STEPS_AT_1}"
+    if set(claim.index) != set(map(float, CLAIM_NORMS)):
+        return row("C3", text, statistic, threshold, holds=None,
+                   reason=f"the simulation lacks norms {sorted(set(map(float, CLAIM_NORMS)) - set(claim.index))}")
+    slope = loglog_slope(claim.index, claim.values)
+    at_1 = float(claim.loc[1.0])
+    repeats = int(convergence.repeat.nunique())
+    return row("C3", text, statistic, threshold,
+               value=f"slope = {num(slope, 4)}; steps(1) = {num(at_1)}; steps: "
+                     + ", ".join(f"r={num(r)}: {num(s)}" for r, s in claim.items()),
+               spread=f"{repeats} repeat(s) per norm" + (", mean shown" if repeats > 1 else ""),
+               n=f"{len(claim)} norms",
+               holds=C3_SLOPE[0] <= slope <= C3_SLOPE[1] and abs(at_1 - C3_STEPS_AT_1) <= C3_REL_TOL * C3_STEPS_AT_1)
+
+
+def c4(angles: pd.DataFrame) -> dict:
+    angles = angles.sort_values("initial_mean_angle")
+    rho = spearman(angles.initial_mean_angle, angles.steps)
+    first, last = angles.iloc[0], angles.iloc[-1]
+    return row("C4", "Near-antipodal positive pairs converge slowly (opposite-halves effect)",
+               "angle sweep (49 mixes, 500 pairs, d = 20, SGD lr 10): Spearman(initial mean angle, steps)",
+               f">= {C4_MIN_SPEARMAN}, and steps(last angle) > steps(first angle)",
+               value=f"rho = {num(rho, 4)}; steps {num(first.steps)} at {num(first.initial_mean_angle)} rad -> "
+                     f"{num(last.steps)} at {num(last.initial_mean_angle)} rad",
+               n=f"{len(angles)} angles", holds=rho >= C4_MIN_SPEARMAN and last.steps > first.steps)
+
+
+def c6(trajectories: pd.DataFrame, density: pd.DataFrame, resamples: int, seed: int) -> dict:
+    final = trajectories[trajectories.epoch == trajectories.epoch.max()]
+    per_run = np.array([spearman(f["count"], f.mean_norm) for _, f in final.groupby("run")])
+    needed = math.ceil(C6_PERFECT_FRACTION * len(per_run))
+    perfect = int(np.isclose(per_run, 1.0).sum())
+    averaged = final.groupby("class").agg(count=("count", "mean"), norm=("mean_norm", "mean"))
+    summary = correlation_summary([{"x": f.knn_distance.to_numpy(), "y": f.norm.to_numpy(),
+                                    "classes": f["class"].to_numpy()} for _, f in density.groupby("run")],
+                                  resamples, seed)
+    holds = perfect >= needed and summary["rho"] < 0 and summary["rho_ci_hi"] < 0
+    return row("C6", "Frequent classes and dense regions get larger norms (imbalance and density simulations)",
+               "imbalance simulation (4 classes 1:2:4:8, supervised InfoNCE): per run, Spearman(class count, final "
+               "class mean norm); density: Spearman(k-NN distance, norm), mean over runs",
+               f"the first = 1 in >= {needed} of {len(per_run)} runs; the second < 0 with CI below 0",
+               value=f"runs with perfect order: {perfect} of {len(per_run)} (per-run rho: "
+                     + ", ".join(num(v, 2) for v in per_run) + f"); density rho = {num(summary['rho'])}",
+               spread=f"density {ci(summary['rho_ci_lo'], summary['rho_ci_hi'])}, sd over runs "
+                      f"{num(summary['rho_seed_sd'])}; run-averaged final class norms (rarest first): "
+                      + ", ".join(num(v) for v in averaged.sort_values("count").norm),
+               n=f"{len(per_run)} runs x {int(final['count'].sum() / len(per_run))} points, "
+                 f"{int(trajectories.epoch.max())} epochs",
+               holds=bool(holds))

@@ -1,0 +1,85 @@
+"""Mitigation tables (paper §6): kNN accuracy and norms per model x optimizer x mitigation x dataset, over epochs, and
+per class at the end of training (so that "mitigations help most on imbalanced data" can be read off).
+
+- epoch_table: from the runs' metrics.tsv, at every evaluated epoch: test kNN accuracy (the training monitor: backbone
+  features, cosine, k and t of the run) and the probe batch's mean projector norm, mean and sd over seeds, with the
+  difference to the group's baseline (mitigation without cut, GradScale or a changed weight decay) at that epoch.
+- class_table: from the final embeddings, per run and class: the number of ID-train images the run saw, their mean norm
+  (layer `analysis.layer`), and the test kNN accuracy of that class recomputed with the monitor's protocol (bank: the
+  trained-on ID-train backbone features; queries: the ID-test backbone features).
+- minority_majority: per imbalanced run, classes split at the median class size into minority and majority halves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from embnorm.analysis.common import GROUP_COLUMNS, load_embeddings, norms, run_columns
+from embnorm.analysis.stats import spearman
+from embnorm.train.knn import knn_predict
+
+KNN_FEATURES = "backbone"  # the training monitor's features (paper-reference §6.4)
+
+
+def is_baseline(frame: pd.DataFrame, default_weight_decay: dict[str, float]) -> pd.Series:
+    """Rows of runs trained without a mitigation: no cut, no GradScale, the model's default weight decay."""
+    default = frame.model.map(default_weight_decay)
+    return (frame.cut == 1) & (frame.gradscale == 0) & np.isclose(frame.weight_decay.astype(float), default)
+
+
+def epoch_table(metrics: pd.DataFrame, default_weight_decay: dict[str, float]) -> pd.DataFrame:
+    evaluated = metrics.dropna(subset=["knn_acc"])
+    keys = list(GROUP_COLUMNS) + ["epoch"]
+    table = (evaluated.groupby(keys, sort=False, dropna=False)
+             .agg(knn_acc=("knn_acc", "mean"), knn_acc_sd=("knn_acc", "std"), n_seeds=("seed", "nunique"),
+                  projector_norm=("projector_norm_mean", "mean"), projector_norm_sd=("projector_norm_mean", "std"))
+             .reset_index())
+    table["baseline"] = is_baseline(table, default_weight_decay)
+    base = table[table.baseline].drop_duplicates(["model", "optimizer", "dataset", "epoch"])
+    base = base[["model", "optimizer", "dataset", "epoch", "knn_acc"]].rename(columns={"knn_acc": "knn_acc_baseline"})
+    joined = table.merge(base, on=["model", "optimizer", "dataset", "epoch"], how="left")
+    joined["knn_acc_minus_baseline"] = joined.knn_acc - joined.knn_acc_baseline
+    return joined
+
+
+def class_rows(params: dict, layer: str) -> list[dict]:
+    train, test = load_embeddings(params, "id_train"), load_embeddings(params, "id_test")
+    num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
+    pred = knn_predict(torch.from_numpy(train[KNN_FEATURES].astype(np.float32)), torch.from_numpy(train["labels"]),
+                       torch.from_numpy(test[KNN_FEATURES].astype(np.float32)), params["knn_k"],
+                       params["knn_temperature"], num_classes).numpy()
+    correct = pred == test["labels"]
+    train_norms = norms(train, layer)
+    rows = []
+    for c in range(num_classes):
+        in_train, in_test = train["labels"] == c, test["labels"] == c
+        rows.append({**run_columns(params), "class": c, "n_train": int(in_train.sum()), "n_test": int(in_test.sum()),
+                     "train_norm_mean": float(train_norms[in_train].mean()) if in_train.any() else np.nan,
+                     "test_knn_acc": float(correct[in_test].mean()) if in_test.any() else np.nan,
+                     "run_test_knn_acc": float(correct.mean()), "layer": layer})
+    return rows
+
+
+def class_table(runs: list[dict], layer: str) -> pd.DataFrame:
+    return pd.DataFrame([row for params in runs for row in class_rows(params, layer)])
+
+
+def minority_majority(classes: pd.DataFrame) -> pd.DataFrame:
+    """Per imbalanced run: mean test kNN accuracy and train norm of the minority and majority halves of its classes,
+    and Spearman(class size, class mean norm)."""
+    rows = []
+    if classes.empty:
+        return pd.DataFrame(columns=["run_id", "spearman_size_norm"])
+    for run_id, frame in classes[classes.imbalanced.astype(bool)].groupby("run_id", sort=False):
+        median = frame.n_train.median()
+        info = frame.iloc[0]
+        row = {c: info[c] for c in frame.columns if c not in ("class", "n_train", "n_test", "train_norm_mean",
+                                                                "test_knn_acc")}
+        for half, part in (("minority", frame[frame.n_train < median]), ("majority", frame[frame.n_train >= median])):
+            row.update({f"{half}_classes": len(part), f"{half}_test_knn_acc": part.test_knn_acc.mean(),
+                        f"{half}_train_norm": part.train_norm_mean.mean()})
+        row["spearman_size_norm"] = spearman(frame.n_train, frame.train_norm_mean)
+        rows.append(row)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["run_id", "spearman_size_norm"])

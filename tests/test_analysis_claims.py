@@ -1,0 +1,170 @@
+"""The claims check's verdict logic (paper-reference §7.1) on constructed tables: supported, not supported, and not
+measured with a reason, without ever raising on a config that lacks runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from embnorm.analysis.claims import COLUMNS, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED, TABLES, check_claims
+
+WD = {"simclr": 1e-6, "simsiam": 5e-4}
+RUN = {"model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "bal", "seed": 0, "weight_decay": 1e-6,
+       "cut": 1.0, "gradscale": 0.0, "lr": 0.18, "imbalanced": False, "source": "bal"}
+
+
+def run(**kw):
+    r = {**RUN, **kw}
+    r["run_id"] = f"{r['model']}-{r['optimizer']}-{r['mitigation']}-{r['dataset']}-s{r['seed']}"
+    return r
+
+
+def training_rows():
+    """Baseline, cut and GradScale runs (SGD and Adam), balanced and imbalanced, 1 seed: every mitigation helps
+    early (more on imbalanced data) and costs nothing at the end."""
+    rows = []
+    for optimizer in ("sgd", "adam"):
+        for dataset, imbalanced in (("bal", False), ("imb", True)):
+            for mitigation, extra, gain in (("none", {}, 0.0), ("cut", {"cut": 3.0}, 0.02),
+                                            ("gradscale", {"gradscale": 1.0, "lr": 0.03}, 0.02 + 0.03 * imbalanced)):
+                r = run(optimizer=optimizer, dataset=dataset, imbalanced=imbalanced, mitigation=mitigation,
+                        source="bal", **extra)
+                r.update(epochs=15, init_projector_norm=1.0, final_projector_norm=3.0, norm_growth=3.0,
+                         early_epoch=5, early_knn_acc=0.5 + gain, final_knn_acc=0.7, init_knn_acc=0.1)
+                rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def stats_row(measure, rho, lo, hi, **kw):
+    return {**run(**kw), "measure": measure, "n_classes": 10, "n_seeds": 1, "n_samples": 1000, "rho": rho,
+            "rho_ci_lo": lo, "rho_ci_hi": hi, "rho_seed_sd": np.nan, "rho_within": rho, "rho_within_ci_lo": lo,
+            "rho_within_ci_hi": hi, "rho_within_seed_sd": np.nan}
+
+
+def good_tables() -> dict[str, pd.DataFrame]:
+    r = np.array([0.25, 0.5, 0.75, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    angles = np.linspace(0.04, 3.1, 49)
+    rng = np.random.default_rng(0)
+    density = []
+    for k in range(5):
+        dist = rng.uniform(0.1, 0.5, 300)
+        density.append(pd.DataFrame({"run": k, "class": rng.integers(0, 4, 300), "knn_distance": dist,
+                                     "norm": 10 - 10 * dist + rng.normal(0, 0.2, 300), "k": 10}))
+    trajectories = pd.DataFrame([{"run": k, "epoch": e, "class": c, "count": 100 * 2 ** c, "mean_norm": 7 + 0.1 * c * e}
+                                 for k in range(5) for e in (0, 100) for c in range(4)])
+    ood = []
+    for role, ratio in (("id_train", 1.0), ("id_test", 0.99), ("ood_train", 0.95), ("ood_test", 0.94)):
+        base = run()
+        ood.append({**{("train_dataset" if c == "dataset" else c): v for c, v in base.items()}, "role": role,
+                    "dataset": "bal" if role.startswith("id") else "oodset", "ratio_to_id_train": ratio,
+                    "auroc_id_vs_ood": 0.6 if role == "ood_test" else np.nan})
+    classes = [{**run(dataset="imb", imbalanced=True), "class": c, "n_train": 500 // 2 ** c,
+                "train_norm_mean": 5 - 0.1 * c} for c in range(5)]
+    sweep = pd.DataFrame([{"sweep": "simclr sgd / bal s0", "weight_decay": wd, "final_projector_norm": norm}
+                          for wd, norm in ((0, 9.0), (1e-8, 8.0), (1e-6, 5.0), (1e-4, 2.0))])
+    return {
+        "gradients": pd.DataFrame({"statistic": ["max_abs_cos_z_grad", "max_abs_cos_z_grad",
+                                                 "max_rel_err_gradnorm_x_norm_vs_sin",
+                                                 "max_rel_err_grad_at_2z_vs_half_grad"],
+                                   "loss": ["cos-sim", "infonce", "cos-sim", "infonce"], "value": 1e-16,
+                                   "n_pairs": 10000, "dim": 20}),
+        "gd_norms": pd.DataFrame({"loss": ["cos-sim", "infonce"] * 3, "step": [1, 1, 2, 2, 3, 3],
+                                  "frac_not_decreased": 1.0, "max_decrease_ulps": 0.5}),
+        "convergence_norm": pd.DataFrame({"norm": r, "repeat": 0, "steps": np.round(96.4 * r ** 2)}),
+        "convergence_angle": pd.DataFrame({"initial_mean_angle": angles, "steps": np.round(20 + 50 * angles)}),
+        "imbalance_norms": trajectories,
+        "imbalance_density": pd.concat(density, ignore_index=True),
+        "training": training_rows(),
+        "norm_vs_ood": pd.DataFrame(ood),
+        "knn_spearman": pd.DataFrame([stats_row("knn_correct", 0.2, 0.1, 0.3)]),
+        "human_spearman": pd.DataFrame([stats_row("human_agreement", 0.1, 0.05, 0.15),
+                                        stats_row("human_entropy", -0.1, -0.15, -0.05)]),
+        "class_metrics": pd.DataFrame(classes),
+        "weight_decay": sweep,
+    }
+
+
+def verdicts(tables) -> dict[str, str]:
+    claims = check_claims(tables, WD, resamples=200)
+    assert list(claims.columns) == list(COLUMNS) and claims.claim.tolist() == [f"C{i}" for i in range(1, 15)]
+    return dict(zip(claims.claim, claims.verdict))
+
+
+def test_every_claim_is_supported_on_tables_built_to_support_it():
+    assert set(good_tables()) == set(TABLES)
+    v = verdicts(good_tables())
+    assert v == {f"C{i}": SUPPORTED for i in range(1, 15)}
+
+
+@pytest.mark.parametrize("claim, break_it", [
+    ("C1", lambda t: t["gradients"].loc.__setitem__((1, "value"), 1e-6)),
+    ("C2", lambda t: t["gd_norms"].loc.__setitem__((3, "frac_not_decreased"), 0.999)),
+    ("C3", lambda t: t["convergence_norm"].__setitem__("steps", np.round(96 * t["convergence_norm"].norm ** 1.5))),
+    ("C4", lambda t: t["convergence_angle"].__setitem__("steps", 100.0 - t["convergence_angle"].initial_mean_angle)),
+    ("C5", lambda t: t["training"].loc.__setitem__((0, "norm_growth"), 0.9)),
+    ("C6", lambda t: t["imbalance_norms"].__setitem__("mean_norm", 7 - 0.1 * t["imbalance_norms"]["class"])),
+    ("C7", lambda t: t["norm_vs_ood"].loc.__setitem__((3, "ratio_to_id_train"), 0.995)),
+    ("C8", lambda t: t["knn_spearman"].loc.__setitem__((0, "rho_within_ci_lo"), -0.01)),
+    ("C9", lambda t: t["human_spearman"].loc.__setitem__((1, "rho_ci_hi"), 0.01)),
+    ("C10", lambda t: t["class_metrics"].__setitem__("train_norm_mean", 5 + 0.1 * t["class_metrics"]["class"])),
+    ("C13", lambda t: t["weight_decay"].loc.__setitem__((3, "final_projector_norm"), 6.0)),
+])
+def test_a_failed_rule_is_not_supported(claim, break_it):
+    tables = good_tables()
+    break_it(tables)
+    v = verdicts(tables)
+    assert v[claim] == NOT_SUPPORTED
+    assert all(verdict == SUPPORTED for c, verdict in v.items() if c != claim)
+
+
+def test_mitigation_rules():
+    tables = good_tables()
+    training = tables["training"]
+    # a final-epoch cost of more than one point fails C11 even with an early gain
+    cut_sgd = (training.mitigation == "cut") & (training.optimizer == "sgd") & (training.dataset == "bal")
+    training.loc[cut_sgd, "final_knn_acc"] = 0.68
+    # GradScale gaining as much on balanced as on imbalanced data fails C12's last condition
+    gs = (training.mitigation == "gradscale") & (training.optimizer == "sgd")
+    training.loc[gs, "early_knn_acc"] = 0.52
+    # no early gain under Adam fails C14
+    training.loc[(training.optimizer == "adam") & (training.mitigation == "cut"), "early_knn_acc"] = 0.5
+    v = verdicts(tables)
+    assert (v["C11"], v["C12"], v["C14"]) == (NOT_SUPPORTED, NOT_SUPPORTED, NOT_SUPPORTED)
+
+
+def test_with_three_seeds_the_early_gain_needs_a_paired_ci_above_zero():
+    tables = good_tables()
+    rows = []
+    for seed, gain in enumerate([0.03, -0.01, 0.02]):  # mean > 0, but the CI over seeds reaches below 0
+        for r in tables["training"][(tables["training"].optimizer == "sgd")].to_dict("records"):
+            if r["mitigation"] == "cut":
+                r["early_knn_acc"] = 0.5 + gain
+            rows.append({**r, "seed": seed})
+    tables["training"] = pd.DataFrame(rows)
+    claims = check_claims(tables, WD, resamples=500).set_index("claim")
+    assert claims.loc["C11", "verdict"] == NOT_SUPPORTED and "95% CI" in claims.loc["C11", "spread"]
+
+
+def test_a_config_without_runs_of_a_kind_is_not_measured_with_a_reason():
+    tables = good_tables()
+    tables["training"] = tables["training"][(tables["training"].optimizer == "sgd")
+                                            & (tables["training"].mitigation == "none")]
+    empty = {"knn_spearman", "human_spearman", "class_metrics", "weight_decay", "norm_vs_ood"}
+    for key in empty:
+        tables[key] = pd.DataFrame()
+    claims = check_claims(tables, WD, resamples=200).set_index("claim")
+    for claim, reason in (("C7", "OOD"), ("C8", "baseline"), ("C9", "human labels"), ("C10", "imbalanced"),
+                          ("C11", "cut-init"), ("C12", "GradScale"), ("C13", "weight-decay sweep"),
+                          ("C14", "no Adam runs")):
+        assert claims.loc[claim, "verdict"] == NOT_MEASURED
+        assert reason in claims.loc[claim, "reason"]
+    assert claims.loc["C5", "verdict"] == SUPPORTED
+
+
+def test_c12_without_an_imbalanced_pair_is_not_measured():
+    tables = good_tables()
+    tables["training"] = tables["training"][~tables["training"].imbalanced]
+    claims = check_claims(tables, WD, resamples=200).set_index("claim")
+    assert claims.loc["C12", "verdict"] == NOT_MEASURED and "imbalanced" in claims.loc["C12", "reason"]
+    assert claims.loc["C11", "verdict"] == SUPPORTED
