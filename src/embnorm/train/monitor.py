@@ -7,6 +7,8 @@ beside every number in metrics.tsv.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -31,6 +33,25 @@ def embed_batches(model, images_uint8: torch.Tensor, layers, batch_size: int = 5
             out[layer].append(feats[layer].float())
     model.train(was_training)
     return {layer: torch.cat(chunks) for layer, chunks in out.items()}
+
+
+@torch.no_grad()
+def with_data_bn_statistics(model, images_uint8: torch.Tensor, batch_size: int = 512):
+    """A copy of `model` whose BatchNorm running statistics are estimated from `images` (cumulative average).
+
+    At initialization the running statistics are the defaults (mean 0, variance 1), not statistics of any data, so
+    eval-mode norms of an untrained network would be an artifact of those defaults (for SimSiam's BN-ended projector,
+    orders of magnitude too small). The epoch-0 row is therefore measured on such a copy; the model itself is untouched.
+    """
+    calibrated = copy.deepcopy(model)
+    norms = [m for m in calibrated.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    calibrated.train()
+    for start in range(0, len(images_uint8), batch_size):
+        calibrated(to_float(images_uint8[start:start + batch_size]))
+    return calibrated.eval()
 
 
 def norm_stats(layer: str, feats: torch.Tensor) -> dict[str, float]:
@@ -59,6 +80,8 @@ class Monitor:
 
     def evaluate(self, model, epoch: int) -> dict[str, float]:
         amp = self.params["amp"]
+        if epoch == 0:
+            model = with_data_bn_statistics(model, self.probe)
         row: dict[str, float] = {}
         feats = embed_batches(model, self.probe, self.layers, amp=amp)
         for layer in self.layers:
