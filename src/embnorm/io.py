@@ -22,6 +22,17 @@ class ArtifactError(EmbnormError):
     """A file the workflow needs is missing, truncated or corrupted. The message names the file."""
 
 
+# Callbacks `(event, path)` with event "read" or "write"; embnorm.provenance registers one while a CLI command runs,
+# so each job records which files it consumed and produced. A writer that cannot use `atomic_path` (a streamed
+# download renamed into place) calls `notify("write", path)` after its rename.
+listeners: list = []
+
+
+def notify(event: str, path) -> None:
+    for listener in listeners:
+        listener(event, path)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` only if the block finishes."""
@@ -33,6 +44,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        notify("write", path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -60,11 +72,12 @@ def _json_default(obj):
 
 
 def read_json(path) -> Any:
+    notify("read", path)
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise ArtifactError(f"{path}: file not found") from None
-    except json.JSONDecodeError as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ArtifactError(f"{path}: not valid JSON ({e})") from None
 
 
@@ -75,6 +88,7 @@ def write_npy(path, array: np.ndarray) -> None:
 
 
 def read_npy(path, mmap: bool = False) -> np.ndarray:
+    notify("read", path)
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except FileNotFoundError:
@@ -90,6 +104,7 @@ def write_npz(path, **arrays: np.ndarray) -> None:
 
 
 def read_npz(path) -> dict[str, np.ndarray]:
+    notify("read", path)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -108,10 +123,13 @@ def write_tsv(path, frame) -> None:
 def read_tsv(path):
     import pandas as pd
 
+    notify("read", path)
     try:
         return pd.read_csv(path, sep="\t")
     except FileNotFoundError:
         raise ArtifactError(f"{path}: file not found") from None
+    except (ValueError, UnicodeDecodeError) as e:  # pandas' EmptyDataError and ParserError are ValueErrors
+        raise ArtifactError(f"{path}: not a readable TSV table ({type(e).__name__}: {str(e)[:200]})") from None
 
 
 def save_torch(path, obj) -> None:
@@ -125,6 +143,7 @@ def load_torch(path, map_location="cpu"):
     """Load a checkpoint safely (weights_only=True); a truncated or foreign file raises ArtifactError."""
     import torch
 
+    notify("read", path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:

@@ -1,0 +1,347 @@
+"""`embnorm audit`: is every file under results/ and resources/ what its provenance record says, and what the current
+config and code would make?
+
+Each artifact gets one status (STATUS_HELP). The reference is the set of provenance records (embnorm.provenance),
+which the producing jobs wrote; `results/manifest.tsv` is checked against them too, because it is the table people
+archive. "What the current config would make" is computed from the config itself (validated with the workflow's
+schema and defaults, then `embnorm.config.run_table`), not from results/runs.tsv: runs.tsv is an artifact of the
+last run, so it cannot show that the config changed since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import yaml
+
+from embnorm import io, paths, provenance
+from embnorm.config import ConfigError, params_hash, run_table
+from embnorm.errors import EmbnormError
+
+STATUS_HELP = {
+    "ok": "the bytes match the record, and the current code, config and inputs would make the same file",
+    "modified": "the bytes differ from what the job that wrote the file recorded (or the record itself is damaged)",
+    "missing": "recorded, or expected by the current config, but not on disk",
+    "orphan": "on disk, but no finished embnorm job recorded writing it (copied in, written by hand, or left by a "
+              "killed job)",
+    "stale": "unchanged, but made with other parameters, code or inputs than the current ones",
+}
+PROBLEMS = ("modified", "missing", "orphan", "stale")
+EXPECTED_PER_RUN = (paths.RUN_PARAMS, paths.RUN_CHECKPOINT, paths.RUN_METRICS)
+INPUT_PREFIX = "input "
+
+
+def _template_regex(template: str) -> re.Pattern:
+    return re.compile(re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(template)) + "$")
+
+
+# Files that are not artifacts: logs (shell redirections of the jobs), Snakemake's HTML report, the records, and raw
+# downloads (files from outside, which may be put there by hand; they are verified against the md5 their source
+# publishes each time they are used, and downloads.json, an artifact, lists them).
+NOT_ARTIFACTS = tuple(_template_regex(t) for t in (paths.LOGS, paths.RUN_LOG, paths.REPORT))
+NOT_ARTIFACT_DIRS = (*provenance.RECORD_DIRS, paths.DOWNLOADS + "/")
+
+
+class AuditFailed(EmbnormError):
+    """The audit found problems; the table above the message lists them."""
+
+
+@dataclass
+class Finding:
+    path: str
+    status: str
+    detail: str = ""
+    record: dict = field(default_factory=dict, repr=False)
+    rule: str = ""
+
+    @property
+    def inherited(self) -> bool:
+        """Stale only because an input is (listed after the files whose own parameters or code changed)."""
+        return self.detail.startswith(INPUT_PREFIX)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        record = out.pop("record")
+        out.update({k: record.get(k) for k in ("command", "run_id", "params_hash", "code_hash", "end")})
+        out["sha256_recorded"] = record.get("sha256")
+        return out
+
+
+# ---- the current config ----
+
+def find_schema(root: Path) -> Path:
+    """The workflow's config schema: in the checkout the package was imported from, else under the project root."""
+    for base in (provenance.PACKAGE_DIR.parents[1], Path(root)):
+        candidate = base / "workflow" / "schemas" / "config.schema.yaml"
+        if candidate.is_file():
+            return candidate
+    raise EmbnormError(f"config.schema.yaml not found beside the package or under {root}; pass --schema")
+
+
+def _merge(base: dict, update: dict) -> dict:
+    """Deep merge, as Snakemake merges several config files."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def validate_config(config: dict, schema_path: Path) -> dict:
+    """Validate and fill defaults exactly as snakemake.utils.validate does (Draft 2020-12, defaults set on the way)."""
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import best_match
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})(schema)
+    error = best_match(validator.iter_errors(config))  # consumes every error, so every default is set
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{key}: {error.message}")
+    return config
+
+
+def load_config(files=(), config_json: dict | None = None, schema: Path | None = None, root: Path = Path(".")) -> dict:
+    """The config the workflow would use now: files merged in order (or Snakemake's own, as JSON), validated."""
+    config: dict = {}
+    for name in files:
+        try:
+            loaded = yaml.safe_load(Path(name).read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"{name}: not a readable YAML config ({type(e).__name__}: {e})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{name}: a config file must be a mapping of keys")
+        _merge(config, loaded)
+    if config_json is not None:
+        _merge(config, copy.deepcopy(config_json))
+    return validate_config(config, schema or find_schema(root))
+
+
+# ---- the checks ----
+
+def disk_artifacts(root: Path) -> set[str]:
+    """Every file under results/ and resources/ except logs, the report, raw downloads and the provenance records."""
+    found = set()
+    for top in provenance.ARTIFACT_DIRS:
+        for folder, _, files in os.walk(root / top, followlinks=True):
+            for name in files:
+                rel = (Path(folder) / name).relative_to(root).as_posix()
+                if rel.startswith(NOT_ARTIFACT_DIRS) or any(r.match(rel) for r in NOT_ARTIFACTS):
+                    continue
+                found.add(rel)
+    return found
+
+
+class Auditor:
+    """Gives every artifact one status. Stale is transitive: a file made from a stale or re-made input is stale."""
+
+    def __init__(self, root: Path, config: dict | None):
+        self.root = Path(root)
+        self.records, self.bad_records = provenance.collect(self.root)
+        self.on_disk = disk_artifacts(self.root)
+        self.runs = {r["run_id"]: r for r in run_table(config)} if config is not None else None
+        self.config = config
+        self.findings: dict[str, Finding] = {}
+        self._digests: dict[str, str] = {}
+
+    def digest(self, path: str) -> str:
+        if path not in self._digests:
+            self._digests[path] = io.sha256(self.root / path)
+        return self._digests[path]
+
+    def run(self) -> list[Finding]:
+        for path, why in self.bad_records.items():
+            self.findings[path] = Finding(path, "modified", why)
+        for path in sorted(self.on_disk | set(self.records)):
+            self.check(path)
+        expected = [(run, paths.fmt(t, run=run)) for run in sorted(self.runs or ()) for t in EXPECTED_PER_RUN]
+        for run, path in expected:
+            if path not in self.findings:
+                self.findings[path] = Finding(path, "missing", f"run '{run}' of the current config has no such file")
+        self.check_manifest()
+        order = {status: i for i, status in enumerate(PROBLEMS + ("ok",))}  # causes (modified, missing) first
+        return sorted(self.findings.values(), key=lambda f: (order[f.status], f.inherited, f.path))
+
+    def check(self, path: str, visiting: frozenset = frozenset()) -> Finding:
+        if path in self.findings:
+            return self.findings[path]
+        record = self.records.get(path)
+        if record is None:
+            leftover = re.match(r"\..*\.tmp-\d+$", Path(path).name)
+            why = "temporary file of a writer that was killed" if leftover else "no provenance record"
+            finding = Finding(path, "orphan", why)
+        elif path not in self.on_disk:
+            finding = Finding(path, "missing", f"written by {_job(record)}, not on disk", record)
+        elif (self.root / path).stat().st_size != record["bytes"] or self.digest(path) != record["sha256"]:
+            finding = Finding(path, "modified", f"sha256 {self.digest(path)[:12]} on disk, {record['sha256'][:12]} "
+                                                f"written by {_job(record)}", record)
+        else:
+            why = self.stale_reason(record, visiting | {path})
+            finding = Finding(path, "stale" if why else "ok", why or "", record)
+        self.findings[path] = finding
+        return finding
+
+    def stale_reason(self, record: dict, visiting: frozenset) -> str | None:
+        changed = [f for f, digest in record.get("code_files", {}).items() if provenance.file_digest(f) != digest]
+        if changed or "code_files" not in record:
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            commit = str(record.get("git_commit"))[:12]
+            return f"the code that made it changed since: {shown or 'not recorded'} (made at commit {commit})"
+        if self.config is not None:
+            why = self.config_reason(record)
+            if why:
+                return why
+        for entry in record.get("inputs", []):
+            why = self.input_reason(entry, visiting)
+            if why:
+                return why
+        return None
+
+    def config_reason(self, record: dict) -> str | None:
+        """Parameters: a run's artifacts against the run table, a dataset's against its config entry."""
+        run = record.get("run_id")
+        if run is not None:
+            if run not in self.runs:
+                return f"run '{run}' is not in the current config"
+            if record.get("params_hash") != params_hash(self.runs[run]):
+                return self.params_change(run, record)
+        args = record.get("args") or {}
+        dataset = args.get("dataset")
+        if run is None and isinstance(dataset, str):
+            spec = self.config["datasets"].get(dataset)
+            if spec is None:
+                return f"dataset '{dataset}' is not in the current config"
+            if "spec" in args and _canonical(args["spec"]) != _canonical(spec):
+                return f"datasets.{dataset} changed in the config since this file was made"
+            if "base" in args and "parent" in args:  # the imbalanced split's own arguments
+                law = spec.get("imbalance", {})
+                made = (args["parent"], args["base"], args.get("n_max"))
+                if made != (spec.get("parent"), law.get("base"), law.get("n_max")):
+                    return f"datasets.{dataset}.parent or .imbalance changed in the config since this split was made"
+        return None
+
+    def params_change(self, run: str, record: dict) -> str:
+        """Which hyper-parameters differ, read from the run's params.json when it is the one the file was made with."""
+        current = self.runs[run]
+        made = None
+        with contextlib.suppress(OSError, ValueError):
+            on_disk = json.loads((self.root / paths.fmt(paths.RUN_PARAMS, run=run)).read_text())
+            made = on_disk if params_hash(on_disk) == record.get("params_hash") else None
+        if made is None:
+            return f"made with params {record.get('params_hash')}, the current config gives {params_hash(current)}"
+        changed = sorted(k for k in set(made) | set(current) if made.get(k) != current.get(k))
+        shown = ", ".join(f"{k} {made.get(k)!r} -> {current.get(k)!r}" for k in changed[:3])
+        return f"made with other params: {shown}" + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+
+    def input_reason(self, entry: dict, visiting: frozenset) -> str | None:
+        path = entry["path"]
+        if path in visiting:
+            return None
+        if path in self.records:
+            if self.records[path]["sha256"] != entry.get("sha256"):
+                return f"{INPUT_PREFIX}{path} was re-made after this file"
+            status = self.check(path, visiting).status
+            return f"{INPUT_PREFIX}{path} is {status}" if status in ("modified", "missing", "stale") else None
+        full = self.root / path
+        if full.is_file() and io.sha256(full) != entry.get("sha256"):
+            return f"{INPUT_PREFIX}{path} changed since this file was made"
+        return None
+
+    def check_manifest(self) -> None:
+        """The manifest must list exactly the records, with the same checksums (else it predates a re-run)."""
+        finding = self.findings.get(paths.MANIFEST)
+        if finding is None or finding.status != "ok":
+            return
+        listed = {row["path"]: row["sha256"] for row in provenance.read_manifest(self.root / paths.MANIFEST)}
+        current = {name: r["sha256"] for name, r in self.records.items() if name != paths.MANIFEST}
+        differ = sorted(set(listed) ^ set(current) | {p for p in set(listed) & set(current) if listed[p] != current[p]})
+        if differ:
+            finding.status = "stale"
+            finding.detail = (f"{len(differ)} artifact(s) were made, re-made or dropped after it was written "
+                              f"(first {differ[0]}); run the workflow or `embnorm manifest` again")
+
+
+def _job(record: dict) -> str:
+    return f"`embnorm {record.get('command')}` at {record.get('end')}"
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
+def audit(results_dir="results", config: dict | None = None) -> list[Finding]:
+    """All findings for the project whose results folder is `results_dir`, modified first and ok last."""
+    root = Path(results_dir).absolute().parent
+    if not Path(results_dir).is_dir():
+        raise EmbnormError(f"{results_dir}: no such results folder")
+    findings = Auditor(root, config).run()
+    manifest = root / paths.MANIFEST
+    if manifest.is_file():  # the rule names: only the workflow knows them, and it wrote them into the manifest
+        with contextlib.suppress(io.ArtifactError):
+            rules = {row["path"]: row.get("rule", "") for row in provenance.read_manifest(manifest)}
+            for f in findings:
+                f.rule = rules.get(f.path, "")
+    return findings
+
+
+# ---- the report ----
+
+def summary(findings: list[Finding]) -> dict[str, int]:
+    counts = {status: 0 for status in STATUS_HELP}
+    for f in findings:
+        counts[f.status] += 1
+    return counts
+
+
+def format_table(findings: list[Finding], show_ok: bool = False) -> str:
+    shown = [f for f in findings if show_ok or f.status != "ok"]
+    lines = []
+    if shown:
+        width = max(len(f.path) for f in shown)
+        lines.append(f"{'STATUS':<9} {'ARTIFACT':<{width}}  DETAIL")
+        lines += [f"{f.status:<9} {f.path:<{width}}  {f.detail}".rstrip() for f in shown]
+    counts = summary(findings)
+    lines.append(f"{len(findings)} artifacts: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "ok"))
+    return "\n".join(lines)
+
+
+def report(results_dir, config_files=(), config_json=None, schema=None, as_json=False, show_ok=False) -> None:
+    """Print the audit (table or JSON) and raise AuditFailed if any artifact is not ok."""
+    root = Path(results_dir).absolute().parent
+    default = root / "config.yaml"
+    if not config_files and config_json is None and default.is_file():
+        config_files = [default]
+    config = None
+    if config_files or config_json is not None:
+        config = load_config(config_files, config_json, Path(schema) if schema else None, root)
+    findings = audit(results_dir, config)
+    counts = summary(findings)
+    source = ", ".join(map(str, config_files)) or ("the workflow's config" if config_json is not None else None)
+    code = provenance.git_version()
+    if as_json:
+        print(json.dumps({"root": str(root), "config": source, "code": code, "summary": counts,
+                          "artifacts": [f.to_dict() for f in findings]}, indent=2))
+    else:
+        print(f"audit of {root}: code at commit {code['git_commit'][:12]} (dirty: {code['git_dirty']}); "
+              f"config {source or 'none given: parameters not checked'}")
+        print(format_table(findings, show_ok))
+    problems = sum(counts[s] for s in PROBLEMS)
+    if problems:
+        raise AuditFailed(f"{problems} of {len(findings)} artifacts are not ok ("
+                          + ", ".join(f"{counts[s]} {s}" for s in PROBLEMS if counts[s]) + ")")

@@ -1,0 +1,74 @@
+"""Malformed configs: `snakemake -n` rejects each one before it plans any job, with a non-zero exit code and one line
+that names the offending key, and without a traceback (workflow/rules/common.smk `_validate_config`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import tiny_config
+
+pytestmark = pytest.mark.slow
+
+RUN = "simclr-sgd-none-synth-small-s0"  # a run of tiny_config()
+INCLUDED = {"model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "synth", "seed": 0}
+
+
+def _set(*keys_and_value):
+    """A mutation that sets config[k1][k2]... = value (creating nothing but the last key)."""
+    *keys, last, value = keys_and_value
+
+    def mutate(config):
+        for key in keys:
+            config = config[key]
+        config[last] = value
+    return mutate
+
+
+# (case id, mutation, text the error line must contain: the key, and for some the value)
+CASES = [
+    ("unknown_top_level_key", _set("trian", {"epochs": 3}), "'trian' was unexpected"),
+    ("unknown_train_key", _set("train", "epoch", 3), "train: Additional properties are not allowed ('epoch'"),
+    ("epochs_wrong_type", _set("train", "epochs", "ten"), "train.epochs: 'ten' is not of type 'integer'"),
+    ("epochs_negative", _set("train", "epochs", -2), "train.epochs: -2 is less than the minimum of 1"),
+    ("epochs_zero", _set("train", "epochs", 0), "train.epochs: 0 is less than the minimum of 1"),
+    ("unknown_model", _set("grid", "model", ["byol"]), "grid.model.0: 'byol' is not one of"),
+    ("unknown_optimizer", _set("grid", "optimizer", ["lars"]), "grid.optimizer.0: 'lars' is not one of"),
+    ("unknown_grid_dataset", _set("grid", "dataset", ["cifar11"]), "grid.dataset: 'cifar11' is not defined"),
+    ("unknown_dataset_source", _set("datasets", "synth", "source", "mnist"), "datasets.synth.source: 'mnist'"),
+    ("imbalance_base_not_above_one", _set("datasets", "synthimb", "imbalance", {"base": 1.0}),
+     "datasets.synthimb.imbalance.base: 1.0 is less than or equal to the minimum of 1"),
+    ("imbalance_without_base", _set("datasets", "synthimb", "imbalance", {"n_max": 50}),
+     "datasets.synthimb.imbalance: 'base' is a required property"),
+    ("imagenet_without_root", _set("datasets", "inet", {"source": "imagenet100"}),
+     "datasets.inet.path: required for source 'imagenet100'"),
+    ("duplicate_run_ids", _set("include", [INCLUDED]), f"include: run '{RUN}' is listed twice"),
+    ("unknown_mitigation", _set("grid", "mitigation", ["nope"]), "grid.mitigation: 'nope' is not defined"),
+    ("override_of_missing_run", _set("overrides", {"simclr-sgd-none-nosuch-small-s0": {"epochs": 1}}),
+     "overrides.simclr-sgd-none-nosuch-small-s0: "),
+    ("override_unknown_hyperparameter", _set("overrides", {RUN: {"epochz": 1}}),
+     f"overrides.{RUN}: unknown hyper-parameter(s) ['epochz']"),
+    ("bad_dataset_name", _set("datasets", "Synth-2", {"source": "synthetic"}), "datasets: 'Synth-2' does not match"),
+    ("ood_not_a_dataset", _set("datasets", "synth", "ood", "nowhere"),
+     "datasets.synth.ood: 'nowhere' is not a dataset"),
+    ("gradscale_power_too_high", _set("mitigations", "gradscale", "gradscale", 5),
+     "mitigations.gradscale.gradscale: 5 is greater than the maximum of 4"),
+]
+
+
+@pytest.mark.parametrize("mutate, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_config_is_rejected_before_any_job(workflow, mutate, expected):
+    config = tiny_config()
+    mutate(config)
+    workflow.write_config(config)
+    proc = workflow.run("-n", check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "Traceback" not in output and "Building DAG" not in output and "Job stats" not in output, output
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("embnorm: config error: "), output
+    assert expected in lines[0], lines[0]
+    assert not (workflow.workdir / "results").exists() and not (workflow.workdir / "resources").exists()
+
+
+def test_enough_cases():
+    assert len(CASES) >= 15 and len({c[0] for c in CASES}) == len(CASES)
