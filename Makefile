@@ -7,7 +7,7 @@ CONFIG   ?= config.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint dag clean config-reference
+.PHONY: run test lint dag clean config-reference results-docs
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 run: $(STAMP)
-	snakemake --cores $(CORES) --configfile $(CONFIG)
+	snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 test: $(STAMP)
@@ -36,3 +36,7 @@ config-reference: $(STAMP)
 	python -c "import re,subprocess,sys; from embnorm.present.schema_doc import BEGIN,END; \
 	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
 	t=open('README.md').read(); i=t.index(BEGIN); j=t.index(END)+len(END); open('README.md','w').write(t[:i]+new+t[j:])"
+
+# Copy the default run's figures to docs/results/ and its claims table into the README (after `make run`).
+results-docs: $(STAMP)
+	python -m embnorm.present.readme_results results docs/results README.md

@@ -28,6 +28,12 @@ def cmd_human_labels(args):
     write_human_labels(args.dataset, args.spec)
 
 
+def cmd_download(args):
+    from embnorm.data.sources import write_downloads
+
+    write_downloads(args.dataset, args.spec, args.out)
+
+
 def cmd_split(args):
     from embnorm.data.prepare import write_imbalanced_split
 
@@ -98,6 +104,28 @@ def cmd_analyze(args):
         figures.norm_growth(metrics, args.png, args.pdf)
 
 
+def cmd_config_reference(args):
+    import yaml
+
+    from embnorm.present.schema_doc import reference_markdown
+
+    with open(args.schema) as f:
+        print(reference_markdown(yaml.safe_load(f)))
+
+
+def cmd_manifest(args):
+    from embnorm import paths
+    from embnorm.provenance import write_manifest
+
+    write_manifest(args.out or paths.MANIFEST, args.rules)
+
+
+def cmd_audit(args):
+    from embnorm.audit import report
+
+    report(args.results, args.config, args.config_json, args.schema, args.json, args.all)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="embnorm", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--spec", required=True, type=_json_arg)
     p.set_defaults(func=cmd_human_labels)
+
+    p = sub.add_parser("download", help="fetch and md5-check a dataset's raw files (or verify those in place)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--spec", required=True, type=_json_arg)
+    p.add_argument("--out", required=True, help="the downloads.json record to write")
+    p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("split", help="write an exponentially imbalanced train split (indices + audit)")
     p.add_argument("--dataset", required=True)
@@ -149,15 +183,39 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("tsv", "md", "png", "pdf"):
         p.add_argument(f"--{name}", required=True)
     p.set_defaults(func=cmd_analyze)
+    p = sub.add_parser("config-reference", help="print the configuration reference (Markdown) from the schema")
+    p.add_argument("--schema", default="workflow/schemas/config.schema.yaml")
+    p.set_defaults(func=cmd_config_reference)
+
+    p = sub.add_parser("manifest", help="collect the provenance records into results/manifest.tsv")
+    p.add_argument("--out", default=None, help="default: results/manifest.tsv")
+    p.add_argument("--rules", type=_json_arg, default={}, help="rule name -> output regexes, as JSON (from the workflow)")
+    p.set_defaults(func=cmd_manifest)
+
+    p = sub.add_parser("audit", help="check every artifact against its provenance record and the current config")
+    p.add_argument("results", nargs="?", default="results", help="the results folder (default: results)")
+    p.add_argument("--config", action="append", default=[], help="config file(s), merged in order "
+                   "(default: config.yaml beside the results folder)")
+    p.add_argument("--config-json", type=_json_arg, default=None, help="the config as JSON (the workflow passes its own)")
+    p.add_argument("--schema", default=None, help="config schema (default: workflow/schemas/config.schema.yaml)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--all", action="store_true", help="list the artifacts that are ok too")
+    p.set_defaults(func=cmd_audit)
+
+    from embnorm.present.commands import add_subcommands  # simulations, Fig. 4, human labels, mitigations, claims
+
+    add_subcommands(sub)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from embnorm.errors import EmbnormError
+    from embnorm.provenance import recording
 
     try:
-        args.func(args)
+        with recording(args):  # a provenance record for every artifact the command writes (embnorm.provenance)
+            args.func(args)
     except EmbnormError as e:
         print(f"embnorm {args.command}: error: {e}", file=sys.stderr)
         return 1

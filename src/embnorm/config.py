@@ -1,11 +1,19 @@
 """From a validated config to the run table: one function, one source of truth for run ids and hyper-parameters.
 
 The JSON schema (workflow/schemas/config.schema.yaml) checks types, ranges and defaults; this module checks what a
-schema cannot see (names that refer to other sections) and resolves every run's hyper-parameters.
+schema cannot see (names that refer to other sections, overrides that name no run) and resolves every run's
+hyper-parameters.
+
+The run table is the product of the `grid` factors, minus the runs that an `exclude` entry matches, plus the
+`include` runs (as in a CI matrix: excludes filter the product, includes are explicit and always kept). A run id is
+derived from its factors only, `<model>-<optimizer>-<mitigation>-<dataset>-<backbone>-s<seed>` (for example
+`simclr-sgd-cut-cifar10imb-r18-s0`), so it stays the same when a hyper-parameter changes: the workflow then re-runs
+that run (its resolved parameters are a rule parameter) instead of starting a new one.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import itertools
 import json
@@ -15,6 +23,10 @@ from embnorm.errors import EmbnormError
 
 FACTORS = ("model", "optimizer", "mitigation", "dataset", "seed")
 MITIGATION_KEYS = ("cut", "cut_scope", "gradscale", "weight_decay", "lr_scale", "warmup_epochs")
+# Keys that identify a run or are derived from other keys: an override cannot set them.
+DERIVED = ("run_id", "source", "ood", "imbalanced", "base_seed", "lr")
+BACKBONE_ABBREVIATIONS = {"small": "small", "resnet18": "r18", "resnet50": "r50"}
+PATTERN_CHARS = "*?["
 
 
 class ConfigError(EmbnormError, ValueError):
@@ -22,6 +34,7 @@ class ConfigError(EmbnormError, ValueError):
 
 
 def check_references(config: dict) -> None:
+    """Every name used in one section is defined in the section it refers to."""
     datasets = config["datasets"]
     for name, spec in datasets.items():
         for key in ("parent", "ood"):
@@ -31,19 +44,15 @@ def check_references(config: dict) -> None:
             raise ConfigError(f"datasets.{name}.parent: '{spec['parent']}' is itself derived; give a source dataset")
         if spec.get("source") in ("imagefolder", "npz", "imagenet100") and "path" not in spec:
             raise ConfigError(f"datasets.{name}.path: required for source '{spec['source']}'")
-    for value in config["grid"]["dataset"]:
-        if value not in datasets:
-            raise ConfigError(f"grid.dataset: '{value}' is not defined under datasets; defined: {sorted(datasets)}")
-    for value in config["grid"]["mitigation"]:
-        if value not in config["mitigations"]:
-            raise ConfigError(
-                f"grid.mitigation: '{value}' is not defined under mitigations; defined: {sorted(config['mitigations'])}"
-            )
-    for i, extra in enumerate(config["include"]):
-        if extra["dataset"] not in datasets:
-            raise ConfigError(f"include[{i}].dataset: '{extra['dataset']}' is not defined under datasets")
-        if extra["mitigation"] not in config["mitigations"]:
-            raise ConfigError(f"include[{i}].mitigation: '{extra['mitigation']}' is not defined under mitigations")
+    defined = {"dataset": datasets, "mitigation": config["mitigations"]}
+    places = [(f"grid.{factor}", value) for factor in defined for value in config["grid"][factor]]
+    for section in ("include", "exclude"):
+        places += [(f"{section}[{i}].{factor}", entry[factor])
+                   for i, entry in enumerate(config[section]) for factor in defined if factor in entry]
+    for where, value in places:
+        factor = where.rsplit(".", 1)[1]
+        if value not in defined[factor]:
+            raise ConfigError(f"{where}: '{value}' is not defined under {factor}s; defined: {sorted(defined[factor])}")
 
 
 def source_of(config: dict, dataset: str) -> str:
@@ -57,19 +66,50 @@ def ood_of(config: dict, dataset: str) -> str | None:
 
 
 def run_id(model: str, optimizer: str, mitigation: str, dataset: str, backbone: str, seed: int) -> str:
-    return f"{model}-{optimizer}-{mitigation}-{dataset}-{backbone}-s{seed}"
+    """The readable id of a run; the backbone is abbreviated (resnet18 -> r18)."""
+    return f"{model}-{optimizer}-{mitigation}-{dataset}-{BACKBONE_ABBREVIATIONS.get(backbone, backbone)}-s{seed}"
+
+
+def _matches(factors: dict, entry: dict) -> bool:
+    return all(factors[key] == value for key, value in entry.items())
 
 
 def _factor_combinations(config: dict) -> list[dict]:
+    """The grid's product minus the excluded runs, then the included ones; an exclude that drops nothing is an error
+    (it is almost always a typo, which would otherwise silently keep runs)."""
     grid = config["grid"]
-    combos = [dict(zip(FACTORS, values)) for values in itertools.product(*(grid[f] for f in FACTORS))]
-    combos += [dict(extra) for extra in config["include"]]
-    kept = [c for c in combos if not any(all(c[k] == v for k, v in ex.items()) for ex in config["exclude"])]
-    return kept
+    product = [dict(zip(FACTORS, values)) for values in itertools.product(*(grid[f] for f in FACTORS))]
+    for i, entry in enumerate(config["exclude"]):
+        if not any(_matches(c, entry) for c in product):
+            raise ConfigError(f"exclude[{i}]: {entry} matches no run of the grid")
+    kept = [c for c in product if not any(_matches(c, entry) for entry in config["exclude"])]
+    return kept + [{f: extra[f] for f in FACTORS} for extra in config["include"]]
+
+
+def _check_keys(where: str, overrides: dict, params: dict) -> None:
+    """Overrides may set any resolved hyper-parameter, but not a factor (it is in the run id) or a derived value."""
+    fixed = sorted(set(overrides) & set(FACTORS + DERIVED))
+    if fixed:
+        raise ConfigError(f"{where}: {fixed} cannot be overridden (factors and derived values; for the learning rate "
+                          "set lr_per_256 or lr_scale)")
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise ConfigError(f"{where}: unknown hyper-parameter(s) {unknown}; known: "
+                          f"{sorted(set(params) - set(FACTORS + DERIVED))}")
+
+
+def _override_sources(config: dict, run: str) -> list[tuple[str, dict]]:
+    """The overrides that apply to a run: matching patterns (in config order), then the run's own entry."""
+    found = [(f"overrides.{key}", value) for key, value in config["overrides"].items()
+             if any(ch in key for ch in PATTERN_CHARS) and fnmatch.fnmatchcase(run, key)]
+    if run in config["overrides"]:
+        found.append((f"overrides.{run}", config["overrides"][run]))
+    return found
 
 
 def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
-    """All hyper-parameters of one run, in the order they are applied: model, optimizer, train, mitigation, overrides."""
+    """All hyper-parameters of one run, in the order they are applied: model, optimizer, train, mitigation
+    (with its per-model values), overrides (patterns first, then the run's own)."""
     model, optimizer, mitigation = factors["model"], factors["optimizer"], factors["mitigation"]
     params: dict[str, Any] = dict(factors)
     params.update(config["models"][model])
@@ -86,7 +126,9 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
             params["lr_scale"] *= spec[key]
         elif key in spec:
             params[key] = spec[key]
-    params.update(spec.get("per_model", {}).get(model, {}))
+    per_model = spec.get("per_model", {}).get(model, {})
+    _check_keys(f"mitigations.{mitigation}.per_model.{model}", per_model, params)
+    params.update(per_model)
 
     params["source"] = source_of(config, factors["dataset"])
     params["ood"] = ood_of(config, factors["dataset"])
@@ -94,27 +136,29 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
     params["base_seed"] = config["seed"]
     params["run_id"] = run_id(model, optimizer, mitigation, factors["dataset"], params["backbone"], factors["seed"])
 
-    overrides = config["overrides"].get(params["run_id"], {})
-    unknown = sorted(set(overrides) - set(params))
-    if unknown:
-        raise ConfigError(f"overrides.{params['run_id']}: unknown hyper-parameter(s) {unknown}; known: {sorted(params)}")
-    params.update(overrides)
+    for where, overrides in _override_sources(config, params["run_id"]):
+        _check_keys(where, overrides, params)
+        params.update(overrides)
     params["lr"] = params["lr_per_256"] * params["batch_size"] * params["accumulate"] / 256 * params["lr_scale"]
     return params
 
 
 def run_table(config: dict) -> list[dict[str, Any]]:
-    """Every run of the config, with its resolved hyper-parameters, in a stable order."""
+    """Every run of the config, with its resolved hyper-parameters, in a stable order (grid order, then includes)."""
     check_references(config)
     runs = [resolve_run(config, f) for f in _factor_combinations(config)]
+    if not runs:
+        raise ConfigError("grid/exclude/include: the config defines no run (every grid run is excluded)")
     seen: dict[str, dict] = {}
     for run in runs:
         if run["run_id"] in seen:
-            raise ConfigError(f"include: run '{run['run_id']}' is listed twice (grid and include, or include twice)")
+            raise ConfigError(f"include: run '{run['run_id']}' is listed twice (in the grid and in include, "
+                              "or twice in include)")
         seen[run["run_id"]] = run
-    unknown = sorted(set(config["overrides"]) - set(seen))
-    if unknown:
-        raise ConfigError(f"overrides: {unknown} name no run of this config; runs: {sorted(seen)}")
+    for key in config["overrides"]:
+        is_pattern = any(ch in key for ch in PATTERN_CHARS)
+        if not (any(fnmatch.fnmatchcase(r, key) for r in seen) if is_pattern else key in seen):
+            raise ConfigError(f"overrides.{key}: names no run of this config; runs: {sorted(seen)}")
     return list(seen.values())
 
 

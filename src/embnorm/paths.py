@@ -9,6 +9,8 @@ RESOURCES = "resources"
 RESULTS = "results"
 
 # data
+DOWNLOADS = RESOURCES + "/downloads"  # default data_dir: raw archives and label files in <data_dir>/<group>/<file>
+DATASET_DOWNLOADS = RESOURCES + "/datasets/{dataset}/downloads.json"  # the verified raw files a dataset is made from
 DATASET_DIR = RESOURCES + "/datasets/{dataset}/{split}"
 DATASET_IMAGES = DATASET_DIR + "/images.npy"
 DATASET_LABELS = DATASET_DIR + "/labels.npy"
@@ -32,6 +34,7 @@ RUN_EMBEDDINGS = RUN_DIR + "/embeddings/{dataset}-{split}.npz"
 # aggregates
 TABLE = RESULTS + "/tables/{name}.tsv"
 TABLE_MD = RESULTS + "/tables/{name}.md"
+TABLE_HTML = RESULTS + "/tables/{name}.html"  # tables the report shows inline (the claims table)
 FIGURE_PNG = RESULTS + "/figures/{name}.png"
 FIGURE_PDF = RESULTS + "/figures/{name}.pdf"
 SIMULATION = RESULTS + "/simulations/{name}.tsv"

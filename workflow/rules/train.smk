@@ -8,6 +8,7 @@ rule run_params:
         spec=lambda wildcards: json_arg(RUNS[wildcards.run]),
     log:
         paths.fmt(paths.LOGS, name="params-{run}"),
+    localrule: True
     shell:
         "embnorm params --spec {params.spec} --out {output} > {log} 2>&1"
 
@@ -19,6 +20,7 @@ rule runs_table:
         report(paths.RUNS_TABLE, caption="../report/runs.rst", category="Runs"),
     log:
         paths.fmt(paths.LOGS, name="runs-table"),
+    localrule: True
     shell:
         "embnorm runs-table --out {output} {input} > {log} 2>&1"
 
@@ -35,4 +37,6 @@ rule train:
     resources:
         runtime=lambda wildcards: 60 + 2 * RUNS[wildcards.run]["epochs"],
     shell:
-        "embnorm train {input.params} --threads {threads} > {log} 2>&1"
+        # exec: SLURM's SIGTERM before the time limit (profiles/slurm) reaches the training process, which checkpoints
+        # and exits while the job step's Snakemake waits for it, instead of an intermediate bash dying first
+        "exec embnorm train {input.params} --threads {threads} > {log} 2>&1"

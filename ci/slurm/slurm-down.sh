@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Stop the daemons that slurm-up.sh started, each by the PID in its pid file (never by name).
+stop() { # stop <pidfile>
+  local f=$1 pid
+  [ -s "$f" ] || return 0
+  pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 1 40); do
+      kill -0 "$pid" 2>/dev/null || break
+      grep -q '^State:.*Z' /proc/"$pid"/status 2>/dev/null && break   # a zombie has exited (PID 1 reaps late here)
+      sleep 0.25
+    done
+    if kill -0 "$pid" 2>/dev/null && ! grep -q '^State:.*Z' /proc/"$pid"/status 2>/dev/null; then
+      kill -9 "$pid"
+    fi
+  fi
+  rm -f "$f"
+}
+stop /run/slurmd.pid
+stop /run/slurmctld.pid
+stop /run/slurmdbd.pid
+stop /run/mysqld/mysqld.pid
+stop /run/munge/munged.pid

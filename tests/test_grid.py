@@ -1,0 +1,237 @@
+"""The run table: grid expansion, ids, include/exclude, overrides, config errors, and the presets in config/."""
+
+from __future__ import annotations
+
+import copy
+import resource
+import shutil
+import time
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from conftest import REPO, SCHEMA, default_config
+from embnorm.config import ConfigError, run_table
+
+PRESETS = sorted((REPO / "config").glob("*.yaml"))
+
+
+def base_config(**sections) -> dict:
+    """A small grid of its own (independent of config.yaml): 2 models x 2 mitigations x 2 datasets x 2 seeds."""
+    config = {
+        "datasets": {"a": {"source": "synthetic", "ood": "b"},
+                     "b": {"source": "synthetic", "synthetic": {"family": 1}},
+                     "aimb": {"parent": "a", "imbalance": {"base": 1.5}}},
+        "grid": {"model": ["simclr", "simsiam"], "optimizer": ["sgd"], "mitigation": ["none", "cut"],
+                 "dataset": ["a", "aimb"], "seed": [0, 1]},
+        "mitigations": {"none": {}, "cut": {"cut": 3, "per_model": {"simsiam": {"cut": 9}}},
+                        "gs": {"gradscale": 1, "lr_scale": 0.5}},
+    }
+    config.update(copy.deepcopy(sections))
+    return config
+
+
+def validated(config: dict) -> dict:
+    """Schema-validated with defaults filled in, as the workflow does. (Not conftest.validated: snakemake's validate
+    reads `workflow` from its caller's globals, and conftest's globals hold the `workflow` fixture.)"""
+    from snakemake.utils import validate
+
+    validate(config, str(SCHEMA))
+    return config
+
+
+def runs_of(config: dict) -> dict[str, dict]:
+    return {run["run_id"]: run for run in run_table(validated(copy.deepcopy(config)))}
+
+
+def load(path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+# --- expansion and ids ---------------------------------------------------------------------------------------------
+
+def test_grid_expands_to_the_product_in_a_stable_order():
+    ids = list(runs_of(base_config()))
+    assert len(ids) == 16 == len(set(ids))
+    assert ids[:3] == ["simclr-sgd-none-a-r18-s0", "simclr-sgd-none-a-r18-s1", "simclr-sgd-none-aimb-r18-s0"]
+    assert ids[-1] == "simsiam-sgd-cut-aimb-r18-s1"
+    assert ids == list(runs_of(base_config()))
+
+
+@pytest.mark.parametrize("backbone, short", [("small", "small"), ("resnet18", "r18"), ("resnet50", "r50")])
+def test_ids_abbreviate_the_backbone(backbone, short):
+    ids = runs_of(base_config(train={"backbone": backbone}))
+    assert f"simclr-sgd-cut-aimb-{short}-s1" in ids
+
+
+def test_ids_do_not_depend_on_hyperparameters():
+    changed = base_config(train={"epochs": 3}, models={"simclr": {"batch_size": 64}})
+    changed["mitigations"]["cut"]["cut"] = 5
+    assert list(runs_of(changed)) == list(runs_of(base_config()))
+
+
+def test_resolved_hyperparameters_follow_models_optimizers_and_mitigations():
+    config = base_config()
+    config["grid"].update(optimizer=["sgd", "adam"], mitigation=["none", "cut", "gs"])
+    runs = runs_of(config)
+    assert runs["simclr-sgd-none-a-r18-s0"]["lr"] == pytest.approx(0.18)  # 0.18 * 256 / 256
+    assert runs["simsiam-sgd-none-a-r18-s0"]["lr"] == pytest.approx(0.48)  # 0.12 * 256 * 4 / 256
+    assert runs["simclr-sgd-cut-a-r18-s0"]["cut"] == 3 and runs["simsiam-sgd-cut-a-r18-s0"]["cut"] == 9
+    assert runs["simclr-adam-none-a-r18-s0"]["warmup_epochs"] == 100
+    assert runs["simclr-adam-gs-a-r18-s0"]["lr"] == pytest.approx(0.18 / 6 * 0.5)  # optimizer and mitigation scales
+    assert runs["simclr-sgd-none-aimb-r18-s0"]["source"] == "a" and runs["simclr-sgd-none-aimb-r18-s0"]["imbalanced"]
+    assert runs["simclr-sgd-none-aimb-r18-s0"]["ood"] == "b"  # inherited from the parent
+
+
+# --- include and exclude -------------------------------------------------------------------------------------------
+
+def test_exclude_drops_every_run_matching_all_its_keys():
+    runs = runs_of(base_config(exclude=[{"model": "simsiam", "dataset": "aimb"}]))
+    assert len(runs) == 12
+    assert not [r for r in runs.values() if r["model"] == "simsiam" and r["dataset"] == "aimb"]
+    assert "simsiam-sgd-cut-a-r18-s1" in runs
+
+
+def test_include_adds_runs_that_exclude_does_not_touch():
+    runs = runs_of(base_config(exclude=[{"model": "simsiam"}],
+                               include=[{"model": "simsiam", "optimizer": "adam", "mitigation": "gs", "dataset": "a",
+                                         "seed": 7}]))
+    assert list(runs)[-1] == "simsiam-adam-gs-a-r18-s7"
+    assert len(runs) == 9
+
+
+def test_a_run_listed_twice_is_an_error():
+    in_grid = {"model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "a", "seed": 0}
+    with pytest.raises(ConfigError, match="simclr-sgd-none-a-r18-s0.*listed twice"):
+        runs_of(base_config(include=[in_grid]))
+    extra = dict(in_grid, seed=5)
+    with pytest.raises(ConfigError, match="listed twice"):
+        runs_of(base_config(include=[extra, extra]))
+
+
+def test_an_exclude_that_drops_nothing_is_an_error():
+    with pytest.raises(ConfigError, match=r"exclude\[0\].*matches no run"):
+        runs_of(base_config(exclude=[{"model": "simclr", "seed": 9}]))
+
+
+def test_excluding_every_run_is_an_error():
+    with pytest.raises(ConfigError, match="no run"):
+        runs_of(base_config(exclude=[{"model": "simclr"}, {"model": "simsiam"}]))
+
+
+@pytest.mark.parametrize("section, where", [
+    ({"grid": {"model": ["simclr"], "dataset": ["nope"]}}, "grid.dataset"),
+    ({"grid": {"dataset": ["a"], "mitigation": ["nope"]}}, "grid.mitigation"),
+    ({"include": [{"model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "nope"}]}, r"include\[0\]"),
+    ({"exclude": [{"mitigation": "nope"}]}, r"exclude\[0\]"),
+])
+def test_undefined_names_are_errors_that_say_where(section, where):
+    with pytest.raises(ConfigError, match=f"{where}.*'nope' is not defined"):
+        runs_of(base_config(**section))
+
+
+# --- overrides -----------------------------------------------------------------------------------------------------
+
+def test_an_override_changes_one_run_and_nothing_else():
+    baseline = runs_of(base_config())
+    runs = runs_of(base_config(overrides={"simclr-sgd-none-a-r18-s0": {"epochs": 3, "batch_size": 512}}))
+    changed = runs.pop("simclr-sgd-none-a-r18-s0")
+    assert changed["epochs"] == 3 and changed["lr"] == pytest.approx(0.36)  # lr follows the batch size
+    assert runs == {k: v for k, v in baseline.items() if k != "simclr-sgd-none-a-r18-s0"}
+
+
+def test_pattern_overrides_apply_first_then_the_runs_own():
+    runs = runs_of(base_config(overrides={"simclr-sgd-none-aimb-r18-s0": {"epochs": 7},
+                                          "*-aimb-*": {"epochs": 5, "augment": "simclr"}}))
+    assert runs["simclr-sgd-none-aimb-r18-s0"]["epochs"] == 7
+    assert runs["simclr-sgd-none-aimb-r18-s0"]["augment"] == "simclr"
+    assert {r["epochs"] for r in runs.values() if r["dataset"] == "aimb" and r["run_id"] != "simclr-sgd-none-aimb-r18-s0"} == {5}
+    assert {r["epochs"] for r in runs.values() if r["dataset"] == "a"} == {512}
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"simclr-sgd-none-a-r18-s0": {"epoch": 3}}, r"unknown hyper-parameter\(s\) \['epoch'\]"),
+    ({"simclr-sgd-none-a-r18-s0": {"model": "simsiam"}}, r"\['model'\] cannot be overridden"),
+    ({"simclr-sgd-none-a-r18-s0": {"lr": 0.1}}, r"\['lr'\] cannot be overridden.*lr_per_256"),
+    ({"simclr-sgd-none-q-r18-s0": {"epochs": 3}}, "overrides.simclr-sgd-none-q-r18-s0: names no run"),
+    ({"*-q-*": {"epochs": 3}}, r"overrides.\*-q-\*: names no run"),
+])
+def test_override_errors_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        runs_of(base_config(overrides=overrides))
+
+
+def test_a_per_model_typo_is_an_error():
+    config = base_config()
+    config["mitigations"]["cut"]["per_model"]["simsiam"] = {"cutt": 9}
+    with pytest.raises(ConfigError, match=r"mitigations.cut.per_model.simsiam.*\['cutt'\]"):
+        runs_of(config)
+
+
+def test_the_workflow_reports_a_config_error_in_one_line(workflow):
+    config = base_config(overrides={"simclr-sgd-none-a-r18-s9": {"epochs": 3}})
+    workflow.write_config(config)
+    proc = workflow.run("-n", check=False)
+    assert proc.returncode == 1
+    assert "embnorm: config error: overrides.simclr-sgd-none-a-r18-s9: names no run" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# --- presets -------------------------------------------------------------------------------------------------------
+
+def test_the_presets_exist():
+    assert {p.name for p in PRESETS} >= {"paper.yaml", "cifar-cpu.yaml", "ci-slurm.yaml"}
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=lambda p: p.name)
+def test_a_preset_does_not_depend_on_config_yaml(preset):
+    """`--configfile preset` is deep-merged over config.yaml (mappings key by key, lists replaced): the runs must be
+    those of the preset alone, so nothing that config.yaml sets may leak into them."""
+    merged = default_config()
+    update_config(merged, load(preset))
+    alone = runs_of(load(preset))
+    assert runs_of(merged) == alone
+
+
+def test_the_paper_preset_is_the_papers_grid():
+    runs = runs_of(load(REPO / "config/paper.yaml"))
+    assert len(runs) == 144  # 2 models x (2 optimizers x 3 + SGD x 3 weight decays) x 8 datasets
+    assert {r["backbone"] for r in runs.values()} == {"resnet50"} and {r["epochs"] for r in runs.values()} == {512}
+    assert all(run_id.endswith("-r50-s0") for run_id in runs)
+    assert not [r for r in runs.values() if r["optimizer"] == "adam" and r["mitigation"].endswith("_wd")]
+    by_dataset = {d: sum(r["dataset"] == d for r in runs.values()) for d in {r["dataset"] for r in runs.values()}}
+    assert by_dataset == {d: 18 for d in ("cifar10", "cifar10imb", "cifar100", "cifar100imb", "imagenet100",
+                                          "imagenet100imb", "tinyimagenet", "tinyimagenetimb")}
+    simclr, simsiam = runs["simclr-sgd-none-cifar10-r50-s0"], runs["simsiam-sgd-none-cifar10-r50-s0"]
+    assert (simclr["embed_dim"], simclr["weight_decay"], simclr["lr"]) == (256, 1e-6, pytest.approx(0.18))
+    assert (simsiam["embed_dim"], simsiam["weight_decay"], simsiam["lr"]) == (2048, 5e-4, pytest.approx(0.48))
+    assert runs["simsiam-sgd-cut-cifar100imb-r50-s0"]["cut"] == 9
+    assert runs["simsiam-sgd-tiny_wd-tinyimagenet-r50-s0"]["weight_decay"] == 5e-6
+    assert runs["simclr-sgd-large_wd-cifar10-r50-s0"]["weight_decay"] == 1e-4
+    assert runs["simclr-sgd-gradscale-cifar10-r50-s0"]["warmup_epochs"] == 100
+    assert {r["augment"] for r in runs.values() if "imagenet" in r["dataset"]} == {"simclr"}
+    assert {r["augment"] for r in runs.values() if r["dataset"].startswith("cifar")} == {"simclr_cifar"}
+
+
+def test_the_cifar_cpu_preset_uses_real_cifar_and_the_small_backbone():
+    runs = runs_of(load(REPO / "config/cifar-cpu.yaml"))
+    assert len(runs) == 9
+    assert {r["backbone"] for r in runs.values()} == {"small"}
+    assert {r["source"] for r in runs.values()} == {"cifar10", "cifar100"}
+
+
+def test_the_paper_preset_plans_in_under_5_cpu_seconds(workflow):
+    """`snakemake -n --configfile config/paper.yaml` (from a checkout: config.yaml merged below the preset). CPU time
+    rather than wall time, which depends on what else the machine runs. An ImageNet root must exist to plan."""
+    shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
+    (workflow.workdir / "resources/downloads/imagenet").mkdir(parents=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    jobs = workflow.planned_jobs("--configfile", str(REPO / "config/paper.yaml"))
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert {rule: jobs[rule] for rule in ("run_params", "train", "embed", "prepare_dataset", "imbalanced_split")} == {
+        "run_params": 144, "train": 144, "embed": 72 * 4 + 72 * 2, "prepare_dataset": 4, "imbalanced_split": 4}
+    assert cpu < 5, f"planning took {cpu:.1f} CPU s ({wall:.1f} s wall)"

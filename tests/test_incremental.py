@@ -1,0 +1,145 @@
+"""Incremental re-runs: after each kind of edit, `snakemake -n` plans exactly the jobs that the edit affects.
+
+The real workflow runs once on a tiny two-run config (through profiles/local, with two pretend GPUs); every test then
+edits the config or the code and compares the dry-run's job list with the exact expected one. The expected jobs
+downstream of a change are named through Snakemake's own `--forcerun` of the changed thing, so the tests stay exact
+when analysis rules are added; the per-run jobs are spelled out.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, Workflow, tiny_config
+
+pytestmark = pytest.mark.slow
+
+RUN_A = "simclr-sgd-none-synth-small-s0"
+RUN_B = "simclr-sgd-cut-synth-small-s0"
+EMBED_SPLITS = ("synth-train", "synth-test", "synth_ood-train", "synth_ood-test")
+JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
+
+
+def two_runs() -> dict:
+    config = tiny_config()
+    config["grid"].update(model=["simclr"], optimizer=["sgd"], mitigation=["none", "cut"], dataset=["synth"],
+                          seed=[0])
+    config["include"] = []
+    return config
+
+
+def planned(wf: Workflow, *args: str) -> list[str]:
+    """The jobs of a dry run, as `rule` or `rule[wildcards]`, sorted; the `all` target is left out."""
+    jobs, rule = [], None
+    for line in wf.run("-n", *args).stdout.splitlines():
+        if match := JOB.match(line):
+            rule = match.group(1)
+            jobs.append(rule)
+        elif rule and line.strip().startswith("wildcards:"):
+            jobs[-1] = f"{rule}[{line.split(':', 1)[1].strip()}]"
+        elif not line.strip():
+            rule = None
+    return sorted(job for job in jobs if job != "all")
+
+
+def run_jobs(run: str) -> list[str]:
+    """The per-run jobs of one run: its parameters, its training and its embeddings."""
+    embeds = [f"embed[run={run}, dataset={s.split('-')[0]}, split={s.split('-')[1]}]" for s in EMBED_SPLITS]
+    return sorted([f"run_params[run={run}]", f"train[run={run}]", *embeds])
+
+
+def is_per_run(job: str) -> bool:
+    return "run=" in job
+
+
+@pytest.fixture(scope="module")
+def done(tmp_path_factory) -> Workflow:
+    """The tiny workflow, run to the end with the workstation profile and two pretend GPUs."""
+    wf = Workflow(tmp_path_factory.mktemp("incremental"))
+    (wf.workdir / "profiles").symlink_to(REPO / "profiles")  # the profile's GPU shell path is relative to the root
+    wf.write_config(two_runs())
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EMBNORM_GPUS", "0 1")
+    mp.setenv("EMBNORM_GPU_LOCKS", str(wf.workdir / "gpu-locks"))
+    try:
+        wf.log = wf.run("--profile", "profiles/local", "--cores", "2", "--resources", "gpu=2")
+    finally:
+        mp.undo()
+    return wf
+
+
+@pytest.fixture
+def wf(done) -> Workflow:
+    """The finished workflow with its original config back (each test edits it)."""
+    done.write_config(two_runs())
+    yield done
+    done.write_config(two_runs())
+
+
+def test_the_finished_workflow_has_nothing_to_do(wf):
+    assert planned(wf) == []
+
+
+def test_runs_tsv_lists_every_run_with_its_resolved_hyperparameters(wf):
+    from embnorm import io
+
+    table = pd.read_csv(wf.workdir / "results/runs.tsv", sep="\t")
+    assert set(table.run_id) == {RUN_A, RUN_B}
+    for run in (RUN_A, RUN_B):
+        params = io.read_json(wf.workdir / f"results/runs/{run}/params.json")
+        row = table.set_index("run_id").loc[run]
+        assert row["epochs"] == params["epochs"] and row["cut"] == params["cut"] and row["lr"] == params["lr"]
+    assert set(table.columns) >= {"model", "optimizer", "mitigation", "dataset", "seed", "lr", "weight_decay", "cut"}
+
+
+def test_the_workstation_profile_gave_each_gpu_job_one_gpu(wf):
+    claims = re.findall(r"gpu-shell: GPU (\d+) ", wf.log.stderr)
+    assert len(claims) == 2 + 2 * len(EMBED_SPLITS)  # every train and embed job, and no other
+    assert set(claims) <= {"0", "1"}
+
+
+def test_changing_one_runs_hyperparameter_reruns_that_run_and_the_aggregates(wf):
+    downstream = planned(wf, "--forcerun", f"results/runs/{RUN_A}/params.json")
+    config = two_runs()
+    config["overrides"] = {RUN_A: {"epochs": 3}}
+    wf.write_config(config)
+    jobs = planned(wf)
+    assert [j for j in jobs if is_per_run(j)] == run_jobs(RUN_A)
+    assert jobs == downstream
+    assert {"runs_table", "norm_vs_ood", "norm_growth"} <= set(jobs)
+    assert not [j for j in jobs if j.startswith(("prepare_dataset", "human_labels", "imbalanced_split", "simulate"))]
+
+
+def test_a_mitigation_setting_reruns_only_the_runs_that_use_it(wf):
+    config = two_runs()
+    config["mitigations"]["cut"]["cut"] = 4
+    wf.write_config(config)
+    assert [j for j in planned(wf) if is_per_run(j)] == run_jobs(RUN_B)
+
+
+def test_adding_a_run_adds_only_its_jobs_and_the_aggregates(wf):
+    aggregates = [j for j in planned(wf, "--forcerun", f"results/runs/{RUN_A}/params.json") if not is_per_run(j)]
+    config = two_runs()
+    config["include"] = [{"model": "simclr", "optimizer": "adam", "mitigation": "none", "dataset": "synth", "seed": 0}]
+    wf.write_config(config)
+    assert planned(wf) == sorted(run_jobs("simclr-adam-none-synth-small-s0") + aggregates)
+
+
+def test_changing_analysis_code_reruns_only_the_analyses(wf, tmp_path, monkeypatch):
+    """The package is copied, one analysis module edited, and the copy put first on PYTHONPATH."""
+    analyses = re.findall(r"^rule (\w+):", (REPO / "workflow/rules/analysis.smk").read_text(), re.M)
+    expected = planned(wf, "--forcerun", *analyses)
+    shutil.copytree(REPO / "src/embnorm", tmp_path / "embnorm", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert planned(wf) == [], "an identical copy of the code triggers nothing"
+    with open(tmp_path / "embnorm/analysis/common.py", "a") as f:
+        f.write("\n# an edit\n")
+    jobs = planned(wf)
+    assert set(analyses) <= set(jobs), "every analysis rule must carry params.code=ANALYSIS_CODE"
+    assert jobs == expected
+    assert not [j for j in jobs if is_per_run(j) or j.startswith(("prepare_dataset", "human_labels"))]
+
