@@ -33,6 +33,8 @@ ANALYSIS_OUTPUTS = [*TSV.values(), *MD.values(), CLAIMS_HTML, *PNG.values(), *PD
 
 
 rule simulate_gradients:
+    conda:
+        "../../envs/embnorm.yaml"
     output:
         checks=SIM["gradients"],
         gd=SIM["gd_norms"],
@@ -49,6 +51,8 @@ rule simulate_gradients:
 
 
 rule simulate_convergence:
+    conda:
+        "../../envs/embnorm.yaml"
     output:
         norms=SIM["convergence_norm"],
         angles=SIM["convergence_angle"],
@@ -65,6 +69,8 @@ rule simulate_convergence:
 
 
 rule simulate_imbalance:
+    conda:
+        "../../envs/embnorm.yaml"
     output:
         trajectories=SIM["imbalance_norms"],
         density=SIM["imbalance_density"],
@@ -84,6 +90,8 @@ rule simulate_imbalance:
 
 
 rule norm_vs_ood:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         embeddings=ALL_EMBEDDINGS,
@@ -104,6 +112,8 @@ rule norm_vs_ood:
 
 
 rule norm_growth:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         metrics=ALL_METRICS,
@@ -123,6 +133,8 @@ rule norm_growth:
 
 
 rule weight_decay:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         training=TSV["training"],
     output:
@@ -140,6 +152,8 @@ rule weight_decay:
 
 
 rule knn_buckets:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         embeddings=ALL_EMBEDDINGS,
@@ -173,6 +187,8 @@ rule knn_buckets:
 
 
 rule human_agreement:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         embeddings=ALL_EMBEDDINGS,
@@ -208,6 +224,8 @@ rule human_agreement:
 
 
 rule mitigation:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         metrics=ALL_METRICS,
@@ -256,6 +274,8 @@ CLAIM_TABLES = {
 
 
 rule claims:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         **CLAIM_TABLES,
     output:

@@ -2,6 +2,8 @@
 
 
 rule manifest:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         # everything `all` builds except the manifest itself, so that the manifest is written after all of it
         lambda wildcards: [f for f in final_outputs() if f != paths.MANIFEST],
@@ -18,6 +20,8 @@ rule manifest:
 
 
 rule audit:
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         results=paths.RESULTS,
         config=json_arg(config),

@@ -3,6 +3,8 @@ from embnorm.data.sources import needs_download, raw_inputs
 
 
 rule download:
+    conda:
+        "../../envs/embnorm.yaml"
     output:
         paths.DATASET_DOWNLOADS,
     params:
@@ -17,6 +19,8 @@ rule download:
 
 
 rule prepare_dataset:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
     output:
@@ -34,6 +38,8 @@ rule prepare_dataset:
 
 
 rule human_labels:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         dataset_files("{dataset}", "train") + dataset_files("{dataset}", "test"),
         lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
@@ -50,6 +56,8 @@ rule human_labels:
 
 
 rule imbalanced_split:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         lambda wildcards: dataset_files(DATASETS[wildcards.dataset]["parent"], "train"),
     output:

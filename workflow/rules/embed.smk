@@ -2,6 +2,8 @@
 
 
 rule embed:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         checkpoint=paths.RUN_CHECKPOINT,
         data=lambda wildcards: dataset_files(wildcards.dataset, wildcards.split),

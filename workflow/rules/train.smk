@@ -2,6 +2,8 @@
 
 
 rule run_params:
+    conda:
+        "../../envs/embnorm.yaml"
     output:
         paths.RUN_PARAMS,
     params:
@@ -14,6 +16,8 @@ rule run_params:
 
 
 rule runs_table:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         all_params(),
     output:
@@ -26,6 +30,8 @@ rule runs_table:
 
 
 rule train:
+    conda:
+        "../../envs/embnorm.yaml"
     input:
         unpack(train_inputs),
     output:
