@@ -21,6 +21,7 @@ rule download:
 rule prepare_dataset:
     conda:
         "../../envs/embnorm.yaml"
+    priority: 10  # the critical path (data, then training) before the simulations
     input:
         lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
     output:
@@ -58,6 +59,7 @@ rule human_labels:
 rule imbalanced_split:
     conda:
         "../../envs/embnorm.yaml"
+    priority: 10  # the critical path (data, then training) before the simulations
     input:
         lambda wildcards: dataset_files(DATASETS[wildcards.dataset]["parent"], "train"),
     output:

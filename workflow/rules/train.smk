@@ -32,6 +32,7 @@ rule runs_table:
 rule train:
     conda:
         "../../envs/embnorm.yaml"
+    priority: 10  # the critical path (data, then training) before the simulations
     input:
         unpack(train_inputs),
     output:
@@ -39,7 +40,7 @@ rule train:
         metrics=paths.RUN_METRICS,
     log:
         paths.RUN_LOG,
-    threads: 2
+    threads: lambda wildcards: RUNS[wildcards.run]["threads"] or 2
     resources:
         runtime=lambda wildcards: 60 + 2 * RUNS[wildcards.run]["epochs"],
     shell:
