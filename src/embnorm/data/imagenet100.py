@@ -2,7 +2,7 @@
 
 ImageNet cannot be downloaded without an account, so `path` names a root that holds `train/<wnid>/` and `val/<wnid>/`
 (the usual layout of ILSVRC-2012 after the validation images are sorted into class folders). Only the 100 WordNet ids
-listed in `embnorm/resources/imagenet100_classes.txt` are read (shipped with the package; the same file as the
+listed in `embnorm/package_data/imagenet100_classes.txt` are read (shipped with the package; the same file as the
 authors' `CLA/utils/imagenet100_classes.txt`); classes are in sorted order, images in ImageFolder order. Like the
 authors' loader, at most 1,300 train images per class are kept (all of them in ILSVRC-2012) and every image is resized
 to size x size with bicubic interpolation, without cropping. The `val` images are the test split.
@@ -24,7 +24,7 @@ CLASSES_FILE = "imagenet100_classes.txt"
 
 
 def class_list() -> list[str]:
-    text = resources.files("embnorm").joinpath("resources", CLASSES_FILE).read_text()
+    text = resources.files("embnorm").joinpath("package_data", CLASSES_FILE).read_text()
     return sorted(line.strip() for line in text.splitlines() if line.strip())
 
 
@@ -40,4 +40,4 @@ def prepare(dataset: str, spec: dict) -> None:
                                f"class folders, e.g. {missing[:3]} (expected {split_root}/<wnid>/*.JPEG)")
         files, labels = folders.scan(split_root, classes, limit)
         folders.write_folder_split(dataset, split, split_root, files, labels, classes, "imagenet100", size,
-                                   np.arange(len(files)), {"classes_file": f"embnorm/resources/{CLASSES_FILE}"})
+                                   np.arange(len(files)), {"classes_file": f"embnorm/package_data/{CLASSES_FILE}"})
