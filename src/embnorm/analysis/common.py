@@ -58,7 +58,3 @@ def load_params(run_ids) -> list[dict]:
 def run_columns(params: dict) -> dict:
     return {c: params[c] for c in RUN_COLUMNS}
 
-
-def run_label(row) -> str:
-    """A short human label of a run group, for legends: 'simclr sgd cut / synthimb'."""
-    return f"{row['model']} {row['optimizer']} {row['mitigation']} / {row['dataset']}"

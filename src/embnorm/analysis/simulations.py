@@ -17,7 +17,6 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from embnorm.analysis.stats import spearman
 
 DTYPE = torch.float64
 EPS = float(torch.finfo(DTYPE).eps)
@@ -183,6 +182,3 @@ def convergence_vs_angle(mix=ANGLE_MIX, n: int = 500, dim: int = 20, lr: float =
                      "steps": steps_to_converge(e, p, lr, tol), "n": n, "dim": dim, "lr": lr, "tol": tol})
     return pd.DataFrame(rows)
 
-
-def angle_monotonicity(table: pd.DataFrame) -> float:
-    return spearman(table.initial_mean_angle, table.steps)

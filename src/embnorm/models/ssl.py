@@ -11,8 +11,6 @@ from embnorm.models.gradscale import grad_scale
 from embnorm.models.heads import simclr_projector, simsiam_predictor, simsiam_projector
 from embnorm.models.losses import nt_xent, nt_xent_authors, simsiam_loss
 
-LAYERS = ("backbone", "projector", "predictor")
-
 
 class SSLModel(nn.Module):
     def __init__(self, params: dict, image_size: int):

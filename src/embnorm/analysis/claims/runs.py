@@ -23,10 +23,6 @@ C10_MIN_RHO = 0.0  # §7.1 C10: Spearman(class size, class mean norm) > 0 in eve
 C13_RHO = -1.0  # §7.1 C13: final norm strictly decreasing in weight decay (Spearman = -1)
 
 
-def _group(frame: pd.DataFrame) -> pd.Series:
-    return frame.model + " " + frame.optimizer + " / " + frame.dataset
-
-
 def baseline(frame: pd.DataFrame, default_wd: dict, imbalanced: bool | None = None) -> pd.DataFrame:
     if frame.empty:
         return frame
