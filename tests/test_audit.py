@@ -109,6 +109,7 @@ def test_manifest_records_every_artifact(finished):
             assert row["params_hash"] == config.params_hash(params[row["run_id"]])
     run = sorted(params)[0]
     assert rows[paths.fmt(paths.RUN_CHECKPOINT, run=run)]["rule"] == "train"
+    assert rows[paths.fmt(paths.RUN_EMBEDDINGS, run=run, dataset="synth", split="test")]["rule"] == "embed"
     assert rows["resources/datasets/synth/train/images.npy"]["rule"] == "prepare_dataset"
     assert rows[paths.fmt(paths.TABLE, name="norm_vs_ood")]["rule"] == "norm_vs_ood"
     state = io.load_torch(root / paths.fmt(paths.RUN_CHECKPOINT, run=run))
@@ -221,6 +222,7 @@ def test_config_changes_make_artifacts_stale_or_missing(project):
     assert found["resources/datasets/synth/train/images.npy"].status == "ok"
     new_run = run.replace("-s0", "-s1")
     assert found[paths.fmt(paths.RUN_CHECKPOINT, run=new_run)].status == "missing"
+    assert found[paths.fmt(paths.RUN_EMBEDDINGS, run=new_run, dataset="synth_ood", split="test")].status == "missing"
 
     cfg = audited_config()
     cfg["datasets"]["synth"]["synthetic"]["n_train"] = 300
@@ -298,7 +300,7 @@ def test_git_version_outside_a_checkout(tmp_path, monkeypatch):
 
 
 def test_producing_rule_from_output_patterns():
-    rules = {"embed": [r"results/runs/(?P<run>.+)/embeddings/(?P<dataset>.+)\-(?P<split>train|test)\.npz$"],
+    rules = {"embed": [r"results/runs/(?P<run>.+)/embeddings(?:/.+)?$"],  # a directory output (output_patterns)
              "train": [r"results/runs/(?P<run>.+)/checkpoint\.pt$"]}
     assert provenance.producing_rule("results/runs/a-s0/embeddings/x-test.npz", rules) == "embed"
     assert provenance.producing_rule("results/runs/a-s0/checkpoint.pt", rules) == "train"

@@ -53,7 +53,7 @@ def test_truncated_checkpoint_is_named(project):
     run = first_run(project)
     checkpoint = paths.fmt(paths.RUN_CHECKPOINT, run=run)
     truncate(project / checkpoint)
-    proc = embnorm(project, "embed", "--run", run, "--dataset", "synth", "--split", "test", "--threads", "1")
+    proc = embnorm(project, "embed", "--run", run, "--threads", "1")
     assert_clear_error(proc, "embed", checkpoint, "not a readable checkpoint")
     assert not [p for p in (project / checkpoint).parent.rglob("*") if ".tmp-" in p.name]
 
@@ -71,14 +71,14 @@ def test_truncated_dataset_file_is_named(project, name):
     run = first_run(project)
     path = f"resources/datasets/synth/test/{name}"
     truncate(project / path)
-    proc = embnorm(project, "embed", "--run", run, "--dataset", "synth", "--split", "test", "--threads", "1")
+    proc = embnorm(project, "embed", "--run", run, "--threads", "1")
     assert_clear_error(proc, "embed", path, "not a readable .npy file")
 
 
 def test_dataset_file_of_another_length_is_named(project):
     path = "resources/datasets/synth/test/labels.npy"
     np.save(project / path, np.zeros(3, np.int64))
-    proc = embnorm(project, "embed", "--run", first_run(project), "--dataset", "synth", "--split", "test")
+    proc = embnorm(project, "embed", "--run", first_run(project))
     assert_clear_error(proc, "embed", "resources/datasets/synth/test", "meta.json says")
 
 
@@ -109,11 +109,11 @@ def test_corrupted_params_json_is_named(project):
     run = first_run(project)
     params = paths.fmt(paths.RUN_PARAMS, run=run)
     (project / params).write_text('{"run_id": ')
-    proc = embnorm(project, "embed", "--run", run, "--dataset", "synth", "--split", "test")
+    proc = embnorm(project, "embed", "--run", run)
     assert_clear_error(proc, "embed", params, "not valid JSON")
 
     (project / params).write_bytes(b"\xff\xfe\x00garbage")
-    proc = embnorm(project, "embed", "--run", run, "--dataset", "synth", "--split", "test")
+    proc = embnorm(project, "embed", "--run", run)
     assert_clear_error(proc, "embed", params, "not valid JSON")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import resource
 import shutil
-import time
 
 import pytest
 import yaml
@@ -221,17 +219,11 @@ def test_the_cifar_cpu_preset_uses_real_cifar_and_the_small_backbone():
     assert {r["source"] for r in runs.values()} == {"cifar10", "cifar100"}
 
 
-def test_the_paper_preset_plans_in_under_5_cpu_seconds(workflow):
-    """`snakemake -n --configfile config/paper.yaml` (from a checkout: config.yaml merged below the preset). CPU time
-    rather than wall time, which depends on what else the machine runs. An ImageNet root must exist to plan."""
+def test_the_paper_preset_plans_one_job_per_run_and_stage(workflow):
+    """`snakemake -n --configfile config/paper.yaml` (from a checkout: config.yaml merged below the preset). An
+    ImageNet root must exist to plan. How long planning takes is a benchmark: benchmarks/plan_time.py."""
     shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
     (workflow.workdir / "resources/downloads/imagenet").mkdir(parents=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
     jobs = workflow.planned_jobs("--configfile", str(REPO / "config/paper.yaml"))
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    assert {rule: jobs[rule] for rule in ("run_params", "train", "embed", "prepare_dataset", "imbalanced_split")} == {
-        "run_params": 144, "train": 144, "embed": 72 * 4 + 72 * 2, "prepare_dataset": 4, "imbalanced_split": 4}
-    assert cpu < 5, f"planning took {cpu:.1f} CPU s ({wall:.1f} s wall)"
+    per_run = {rule: jobs[rule] for rule in ("run_params", "train", "embed", "prepare_dataset", "imbalanced_split")}
+    assert per_run == {"run_params": 144, "train": 144, "embed": 144, "prepare_dataset": 4, "imbalanced_split": 4}

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Stop the daemons that slurm-up.sh started, each by the PID in its pid file (never by name).
+# Stop the daemons that slurm-up.sh started, each by the PID in its pid file (never by name), then remove the
+# configuration it wrote. A client whose slurm.conf names a controller that no longer runs makes `scontrol` wait about
+# 9 s, and snakemake-executor-plugin-slurm calls it whenever Snakemake starts, so leaving the file would slow every later
+# `snakemake` on this machine. The packages stay installed.
 stop() { # stop <pidfile>
   local f=$1 pid
   [ -s "$f" ] || return 0
@@ -22,3 +25,8 @@ stop /run/slurmctld.pid
 stop /run/slurmdbd.pid
 stop /run/mysqld/mysqld.pid
 stop /run/munge/munged.pid
+
+MARK="# written by embnorm ci/slurm/slurm-up.sh"
+if [ -e /etc/slurm/slurm.conf ] && grep -qxF "$MARK" /etc/slurm/slurm.conf; then
+  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf
+fi

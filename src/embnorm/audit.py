@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from embnorm import io, paths, provenance
-from embnorm.config import ConfigError, params_hash, run_table
+from embnorm.config import ConfigError, params_hash, role_datasets, run_table
 from embnorm.errors import EmbnormError
 
 STATUS_HELP = {
@@ -45,6 +45,7 @@ def _template_regex(template: str) -> re.Pattern:
 # downloads (files from outside, which may be put there by hand; they are verified against the md5 their source
 # publishes each time they are used, and downloads.json, an artifact, lists them).
 NOT_ARTIFACTS = tuple(_template_regex(t) for t in (paths.LOGS, paths.RUN_LOG, paths.REPORT))
+SNAKEMAKE_FILES = (".snakemake_timestamp",)  # Snakemake's mark in a directory output (the embeddings folder)
 NOT_ARTIFACT_DIRS = (*provenance.RECORD_DIRS, paths.DOWNLOADS + "/")
 
 
@@ -136,11 +137,14 @@ def load_config(files=(), config_json: dict | None = None, schema: Path | None =
 # ---- the checks ----
 
 def disk_artifacts(root: Path) -> set[str]:
-    """Every file under results/ and resources/ except logs, the report, raw downloads and the provenance records."""
+    """Every file under results/ and resources/ except logs, the report, raw downloads, the provenance records and
+    Snakemake's own marks."""
     found = set()
     for top in provenance.ARTIFACT_DIRS:
         for folder, _, files in os.walk(root / top, followlinks=True):
             for name in files:
+                if name in SNAKEMAKE_FILES:
+                    continue
                 rel = (Path(folder) / name).relative_to(root).as_posix()
                 if rel.startswith(NOT_ARTIFACT_DIRS) or any(r.match(rel) for r in NOT_ARTIFACTS):
                     continue
@@ -170,7 +174,7 @@ class Auditor:
             self.findings[path] = Finding(path, "modified", why)
         for path in sorted(self.on_disk | set(self.records)):
             self.check(path)
-        expected = [(run, paths.fmt(t, run=run)) for run in sorted(self.runs or ()) for t in EXPECTED_PER_RUN]
+        expected = [(run, path) for run in sorted(self.runs or ()) for path in expected_files(self.runs[run])]
         for run, path in expected:
             if path not in self.findings:
                 self.findings[path] = Finding(path, "missing", f"run '{run}' of the current config has no such file")
@@ -275,6 +279,13 @@ class Auditor:
             finding.status = "stale"
             finding.detail = (f"{len(differ)} artifact(s) were made, re-made or dropped after it was written "
                               f"(first {differ[0]}); run the workflow or `embnorm manifest` again")
+
+
+def expected_files(run: dict) -> list[str]:
+    """What every run of the config must have: its parameters, checkpoint, metrics and the embeddings of each role."""
+    files = [paths.fmt(t, run=run["run_id"]) for t in EXPECTED_PER_RUN]
+    return files + [paths.fmt(paths.RUN_EMBEDDINGS, run=run["run_id"], dataset=d, split=s)
+                    for d, s in role_datasets(run).values()]
 
 
 def _job(record: dict) -> str:

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
 
 
 def _json_arg(text: str):
@@ -70,18 +69,9 @@ def cmd_train(args):
 
 
 def cmd_embed(args):
-    from embnorm import io, paths
-    from embnorm.data.format import read_split
-    from embnorm.embed import embed_split
+    from embnorm.embed import embed_run
 
-    params = io.read_json(paths.fmt(paths.RUN_PARAMS, run=args.run))
-    split = read_split(args.dataset, args.split)
-    trained_on = None
-    if params["imbalanced"] and args.dataset == params["source"] and args.split == "train":
-        trained_on = np.zeros(len(split.labels), bool)
-        trained_on[io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"]))] = True
-    out = paths.fmt(paths.RUN_EMBEDDINGS, run=args.run, dataset=args.dataset, split=args.split)
-    embed_split(paths.fmt(paths.RUN_CHECKPOINT, run=args.run), split, out, trained_on, threads=args.threads)
+    embed_run(args.run, threads=args.threads)
 
 
 def cmd_analyze(args):
@@ -169,10 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("embed", help="extract a run's features of one prepared split")
+    p = sub.add_parser("embed", help="extract a run's features of its ID and OOD splits")
     p.add_argument("--run", required=True)
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--split", required=True, choices=["train", "test"])
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=cmd_embed)
 

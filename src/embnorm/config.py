@@ -65,6 +65,15 @@ def ood_of(config: dict, dataset: str) -> str | None:
     return spec.get("ood") or config["datasets"][source_of(config, dataset)].get("ood")
 
 
+def role_datasets(params: dict) -> dict[str, tuple[str, str]]:
+    """(dataset, split) of each embedding role of a run: its source dataset's splits and its OOD partner's. The embed
+    stage writes exactly these, and the analyses read them by role."""
+    roles = {"id_train": (params["source"], "train"), "id_test": (params["source"], "test")}
+    if params.get("ood"):
+        roles.update({"ood_train": (params["ood"], "train"), "ood_test": (params["ood"], "test")})
+    return roles
+
+
 def run_id(model: str, optimizer: str, mitigation: str, dataset: str, backbone: str, seed: int) -> str:
     """The readable id of a run; the backbone is abbreviated (resnet18 -> r18)."""
     return f"{model}-{optimizer}-{mitigation}-{dataset}-{BACKBONE_ABBREVIATIONS.get(backbone, backbone)}-s{seed}"

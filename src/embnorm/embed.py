@@ -1,4 +1,7 @@
-"""Feature extraction: backbone, projector and (SimSiam) predictor outputs of a prepared split, from a final checkpoint.
+"""Feature extraction: backbone, projector and (SimSiam) predictor outputs of a run's splits, from its final checkpoint.
+
+One job per run (`embed_run`) loads the model once and writes every split the analyses read (`config.role_datasets`:
+the source's train and test, and the OOD partner's) into `results/runs/<run>/embeddings/<dataset>-<split>.npz`.
 
 Every sample in original order (no drop_last), model in eval mode, no augmentation. Norms are computed in fp32 before
 any downcast; features of width >= 512 are stored as float16 (they are large), narrower ones as float32.
@@ -9,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from embnorm import io
-from embnorm.data.format import Split
+from embnorm import io, paths
+from embnorm.config import role_datasets
+from embnorm.data.format import Split, read_split
 from embnorm.models import SSLModel
 from embnorm.train.checkpoint import load_final
 from embnorm.train.monitor import embed_batches
@@ -26,12 +30,35 @@ def load_model(checkpoint_path, device: torch.device) -> tuple[SSLModel, dict]:
     return model.to(device).to(memory_format=torch.channels_last).eval(), state["params"]
 
 
-def embed_split(checkpoint_path, split: Split, out_path, trained_on: np.ndarray | None = None,
-                batch_size: int = 512, threads: int = 0) -> None:
-    device = pick_device("auto")
+def embed_run(run_id: str, threads: int = 0, batch_size: int = 512) -> list[str]:
+    """Embed every split of a run's roles; return the files written."""
     if threads:
         torch.set_num_threads(threads)
-    model, params = load_model(checkpoint_path, device)
+    params = io.read_json(paths.fmt(paths.RUN_PARAMS, run=run_id))
+    model, _ = load_model(paths.fmt(paths.RUN_CHECKPOINT, run=run_id), pick_device("auto"))
+    written = []
+    for dataset, split_name in role_datasets(params).values():
+        split = read_split(dataset, split_name)
+        out = paths.fmt(paths.RUN_EMBEDDINGS, run=run_id, dataset=dataset, split=split_name)
+        embed_split(model, params, split, out, trained_on(params, dataset, split_name, len(split.labels)), batch_size)
+        written.append(out)
+    return written
+
+
+def trained_on(params: dict, dataset: str, split: str, n: int) -> np.ndarray:
+    """Which rows of a split the run trained on: the imbalanced subset of its source's train split, else all or none."""
+    if dataset != params["source"] or split != "train":
+        return np.zeros(n, bool)
+    if not params["imbalanced"]:
+        return np.ones(n, bool)
+    mask = np.zeros(n, bool)
+    mask[io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"]))] = True
+    return mask
+
+
+def embed_split(model: SSLModel, params: dict, split: Split, out_path, trained_on: np.ndarray,
+                batch_size: int = 512) -> None:
+    device = next(model.parameters()).device
     layers = ["backbone", "projector"] + (["predictor"] if model.predictor is not None else [])
     arrays: dict[str, np.ndarray] = {}
     chunks = {layer: [] for layer in layers}
@@ -47,5 +74,5 @@ def embed_split(checkpoint_path, split: Split, out_path, trained_on: np.ndarray 
         arrays[layer] = feats.numpy().astype(dtype)
     arrays["labels"] = split.labels.astype(np.int64)
     arrays["original_index"] = np.asarray(split.meta["original_index"], dtype=np.int64)
-    arrays["trained_on"] = np.ones(len(split.labels), bool) if trained_on is None else trained_on
+    arrays["trained_on"] = trained_on
     io.write_npz(out_path, **arrays)

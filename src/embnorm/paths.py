@@ -29,7 +29,8 @@ RUN_CHECKPOINT = RUN_DIR + "/checkpoint.pt"
 RUN_RESUME = RUN_DIR + "/resume.pt"
 RUN_METRICS = RUN_DIR + "/metrics.tsv"
 RUN_LOG = RUN_DIR + "/train.log"
-RUN_EMBEDDINGS = RUN_DIR + "/embeddings/{dataset}-{split}.npz"
+RUN_EMBEDDINGS_DIR = RUN_DIR + "/embeddings"  # one embed job per run writes all of its splits here
+RUN_EMBEDDINGS = RUN_EMBEDDINGS_DIR + "/{dataset}-{split}.npz"
 
 # aggregates
 TABLE = RESULTS + "/tables/{name}.tsv"

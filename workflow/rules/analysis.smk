@@ -26,7 +26,7 @@ HUMAN_SOURCES = sorted({r["source"] for r in RUNS.values()
 HUMAN_FILES = [paths.fmt(t, dataset=d) for d in HUMAN_SOURCES
                for t in (paths.HUMAN_LABELS_N, paths.HUMAN_LABELS_H_COUNTS, paths.HUMAN_LABELS_H_PROBS)]
 DEFAULT_WEIGHT_DECAY = json_arg({model: spec["weight_decay"] for model, spec in config["models"].items()})
-ALL_EMBEDDINGS = [f for r in RUNS for f in run_embeddings(r)]
+ALL_EMBEDDINGS = all_embeddings()
 ALL_METRICS = [paths.fmt(paths.RUN_METRICS, run=r) for r in RUNS]
 # Every table and figure of the analyses: final_outputs (rules/common.smk) requests them.
 ANALYSIS_OUTPUTS = [*TSV.values(), *MD.values(), CLAIMS_HTML, *PNG.values(), *PDF.values(), *SIM.values()]

@@ -11,7 +11,7 @@ rule manifest:
         paths.MANIFEST,
     params:
         # every rule's output patterns as regexes, so that the manifest can name the rule behind each file
-        rules=lambda wildcards: json_arg({r.name: [f.regex().pattern for f in r.output] for r in workflow.rules}),
+        rules=lambda wildcards: json_arg({r.name: output_patterns(r) for r in workflow.rules}),
     log:
         paths.fmt(paths.LOGS, name="manifest"),
     localrule: True

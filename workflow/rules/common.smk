@@ -6,7 +6,7 @@ import sys
 from snakemake.utils import validate
 
 from embnorm import paths
-from embnorm.config import ConfigError, run_table
+from embnorm.config import ConfigError, role_datasets, run_table
 
 
 def _config_error(message):
@@ -84,11 +84,26 @@ def train_inputs(wildcards):
     return inputs
 
 
-def run_embeddings(run_id):
-    """Every embedding file of a run: ID train/test and its OOD partner's train/test."""
-    run = RUNS[run_id]
-    datasets = [run["source"]] + ([run["ood"]] if run["ood"] else [])
-    return [paths.fmt(paths.RUN_EMBEDDINGS, run=run_id, dataset=d, split=s) for d in datasets for s in ("train", "test")]
+def embed_inputs(wildcards):
+    """The checkpoint, and the prepared files of every split the run is embedded on (config.role_datasets); the
+    imbalanced subset's indices mark the rows it trained on."""
+    run = RUNS[wildcards.run]
+    inputs = {"checkpoint": paths.fmt(paths.RUN_CHECKPOINT, run=wildcards.run),
+              "data": [f for dataset, split in role_datasets(run).values() for f in dataset_files(dataset, split)]}
+    if run["imbalanced"]:
+        inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
+    return inputs
+
+
+def all_embeddings():
+    """Every run's embeddings folder (one embed job each)."""
+    return [paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=r) for r in RUNS]
+
+
+def output_patterns(rule):
+    """A rule's outputs as regexes that match the files it writes; a directory output matches every file in it."""
+    return [f.regex().pattern.removesuffix("$") + "(?:/.+)?$" if f.is_directory else f.regex().pattern
+            for f in rule.output]
 
 
 def all_params():
@@ -98,7 +113,7 @@ def all_params():
 def final_outputs():
     outputs = [paths.RUNS_TABLE]
     outputs += [paths.fmt(paths.RUN_CHECKPOINT, run=r) for r in RUNS]
-    outputs += [f for r in RUNS for f in run_embeddings(r)]
+    outputs += all_embeddings()
     outputs += [paths.fmt(t, name=n) for n in ("norm_vs_ood", "training") for t in (paths.TABLE, paths.TABLE_MD)]
     outputs += [paths.fmt(t, name=n) for n in ("norm_vs_ood", "norm_growth") for t in (paths.FIGURE_PNG, paths.FIGURE_PDF)]
     outputs += [f for f in ANALYSIS_OUTPUTS if f not in outputs]  # rules/analysis.smk: every table and figure

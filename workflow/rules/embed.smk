@@ -1,19 +1,15 @@
-# Embeddings: backbone, projector and predictor features of every ID and OOD split, per run.
+# Embeddings: backbone, projector and predictor features of a run's ID and OOD splits, one job per run.
 
 
 rule embed:
     conda:
         "../../envs/embnorm.yaml"
     input:
-        checkpoint=paths.RUN_CHECKPOINT,
-        data=lambda wildcards: dataset_files(wildcards.dataset, wildcards.split),
+        unpack(embed_inputs),
     output:
-        paths.RUN_EMBEDDINGS,
+        directory(paths.RUN_EMBEDDINGS_DIR),
     log:
-        paths.fmt(paths.LOGS, name="embed-{run}-{dataset}-{split}"),
-    wildcard_constraints:
-        split="train|test",
+        paths.fmt(paths.LOGS, name="embed-{run}"),
     threads: 1
     shell:
-        "embnorm embed --run {wildcards.run} --dataset {wildcards.dataset} --split {wildcards.split} "
-        "--threads {threads} > {log} 2>&1"
+        "embnorm embed --run {wildcards.run} --threads {threads} > {log} 2>&1"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from embnorm import io, paths
+from embnorm.config import role_datasets
 
 ROLES = ("id_train", "id_test", "ood_train", "ood_test")
 
@@ -17,14 +18,6 @@ ROLES = ("id_train", "id_test", "ood_train", "ood_test")
 RUN_COLUMNS = ("run_id", "model", "optimizer", "mitigation", "dataset", "seed", "weight_decay", "cut", "gradscale",
                "lr", "imbalanced", "source")
 GROUP_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("run_id", "seed"))
-
-
-def role_datasets(params: dict) -> dict[str, tuple[str, str]]:
-    """(dataset, split) of each role for a run: its source dataset's splits and its OOD partner's."""
-    roles = {"id_train": (params["source"], "train"), "id_test": (params["source"], "test")}
-    if params.get("ood"):
-        roles.update({"ood_train": (params["ood"], "train"), "ood_test": (params["ood"], "test")})
-    return roles
 
 
 def embeddings_path(run_id: str, dataset: str, split: str) -> str:
