@@ -7,7 +7,6 @@ import json
 import sys
 
 
-
 def _json_arg(text: str):
     try:
         return json.loads(text)
