@@ -236,6 +236,52 @@ def test_config_changes_make_artifacts_stale_or_missing(project):
     assert "not in the current config" in found[paths.fmt(paths.RUN_PARAMS, run=dropped)].detail
 
 
+@pytest.mark.parametrize("key, artifact", [
+    ("analysis.layer", "results/tables/norm_vs_ood.tsv"), ("analysis.buckets", "results/tables/knn_buckets.tsv"),
+    ("analysis.knn_k", "results/tables/knn_spearman.tsv"),
+    ("analysis.min_bucket_count", "results/tables/knn_buckets.tsv"),
+    ("analysis.bucket_normalization", "results/tables/knn_buckets.tsv"),
+    ("analysis.min_bucket_count_human", "results/tables/human_buckets.tsv"),
+    ("analysis.bootstrap", "results/tables/claims.tsv"),
+    ("analysis.simulation_epochs", "results/simulations/imbalance_norms.tsv"),
+    ("analysis.simulation_runs", "results/simulations/imbalance_density.tsv"),
+    ("seed", "results/simulations/gradients.tsv"),
+])
+def test_a_changed_analysis_setting_makes_the_aggregates_that_used_it_stale(project, key, artifact):
+    """Every option audit.AGGREGATE_OPTIONS maps: the workflow really sets it from that key, and a change is seen."""
+    assert set(audit.AGGREGATE_OPTIONS.values()) >= {tuple(key.split("."))}
+    cfg = audit.load_config([project / "config.yaml"])
+    *parents, leaf = key.split(".")
+    section = cfg
+    for part in parents:
+        section = section[part]
+    old = section[leaf]
+    section[leaf] = {"projector": "backbone", "max": "minmax"}[old] if isinstance(old, str) else old + 1
+    found = {f.path: f for f in audit.audit(project / paths.RESULTS, cfg)}
+    assert found[artifact].status == "stale" and f"made with {key} = {old!r}" in found[artifact].detail
+    if key != "seed":  # the top-level seed also seeds the runs
+        assert found[paths.fmt(paths.RUN_CHECKPOINT, run=first_run(project))].status == "ok"
+    if key == "analysis.layer":  # `analyze growth` parses a --layer default it does not use: not a setting
+        assert found["results/tables/training.tsv"].status == "ok"
+
+
+def test_every_config_set_aggregate_option_is_covered():
+    covered = {("analysis", k) for k in ("layer", "buckets", "knn_k", "min_bucket_count", "bucket_normalization",
+                                         "min_bucket_count_human", "bootstrap", "simulation_epochs",
+                                         "simulation_runs")} | {("seed",)}
+    assert set(audit.AGGREGATE_OPTIONS.values()) == covered
+
+
+def test_a_changed_set_of_runs_makes_the_aggregates_stale(project):
+    cfg = audited_config()
+    cfg["grid"]["seed"] = [0, 1]
+    changed = project / "changed.yaml"
+    changed.write_text(yaml.safe_dump(cfg))
+    found = findings(project, changed)
+    table = found[paths.fmt(paths.TABLE, name="norm_vs_ood")]
+    assert table.status == "stale" and "another set of runs" in table.detail and "added" in table.detail
+
+
 def test_remade_input_and_outdated_manifest(project, monkeypatch):
     run = first_run(project)
     params = io.read_json(project / paths.fmt(paths.RUN_PARAMS, run=run))

@@ -35,6 +35,15 @@ STATUS_HELP = {
 PROBLEMS = ("modified", "missing", "orphan", "stale")
 EXPECTED_PER_RUN = (paths.RUN_PARAMS, paths.RUN_CHECKPOINT, paths.RUN_METRICS)
 INPUT_PREFIX = "input "
+# The options of the aggregate commands (analyses, simulations, claims) that the workflow sets from the config
+# (workflow/rules/analysis.smk), by argparse name: an aggregate made with another value is stale.
+# tests/test_audit.py changes each key in a finished project and checks that the audit sees it.
+AGGREGATE_OPTIONS = {
+    "layer": ("analysis", "layer"), "buckets": ("analysis", "buckets"), "k": ("analysis", "knn_k"),
+    "min_count": ("analysis", "min_bucket_count"), "min_count_human": ("analysis", "min_bucket_count_human"),
+    "normalization": ("analysis", "bucket_normalization"), "resamples": ("analysis", "bootstrap"),
+    "epochs": ("analysis", "simulation_epochs"), "sim_runs": ("analysis", "simulation_runs"), "seed": ("seed",),
+}
 
 
 def _template_regex(template: str) -> re.Pattern:
@@ -227,6 +236,8 @@ class Auditor:
                 return self.params_change(run, record)
         args = record.get("args") or {}
         dataset = args.get("dataset")
+        if run is None and "dataset" not in args:
+            return self.aggregate_reason(args, record.get("argv"))
         if run is None and isinstance(dataset, str):
             spec = self.config["datasets"].get(dataset)
             if spec is None:
@@ -238,6 +249,26 @@ class Auditor:
                 made = (args["parent"], args["base"], args.get("n_max"))
                 if made != (spec.get("parent"), law.get("base"), law.get("n_max")):
                     return f"datasets.{dataset}.parent or .imbalance changed in the config since this split was made"
+        return None
+
+    def aggregate_reason(self, args: dict, argv: list[str] | None) -> str | None:
+        """An aggregate's runs and config-set options against the current config. Only options its command line gave
+        count (a parsed default, such as `analyze growth`'s unused --layer, is not a setting)."""
+        runs = args.get("runs")
+        if isinstance(runs, list) and set(runs) != set(self.runs):
+            added, dropped = sorted(set(self.runs) - set(runs)), sorted(set(runs) - set(self.runs))
+            change = "; ".join(f"{what} {', '.join(ids[:2])}{' ...' if len(ids) > 2 else ''}"
+                               for what, ids in (("added", added), ("dropped", dropped)) if ids)
+            return f"made from another set of runs than the current config's ({change})"
+        for option, key in AGGREGATE_OPTIONS.items():
+            given = argv is None or f"--{option.replace('_', '-')}" in argv
+            if option not in args or not given:
+                continue
+            current = self.config
+            for part in key:
+                current = current.get(part) if isinstance(current, dict) else None
+            if current is not None and current != args[option]:
+                return f"made with {'.'.join(key)} = {args[option]!r}, the current config gives {current!r}"
         return None
 
     def params_change(self, run: str, record: dict) -> str:

@@ -196,12 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     from embnorm.errors import EmbnormError
     from embnorm.provenance import recording
 
     try:
-        with recording(args):  # a provenance record for every artifact the command writes (embnorm.provenance)
+        with recording(args, argv):  # a provenance record for every artifact the command writes (embnorm.provenance)
             args.func(args)
     except EmbnormError as e:
         print(f"embnorm {args.command}: error: {e}", file=sys.stderr)

@@ -196,9 +196,10 @@ def collect(root) -> tuple[dict[str, dict], dict[str, str]]:
 class Job:
     """What one CLI command read and wrote, and when; `finish` turns it into one record per artifact it wrote."""
 
-    def __init__(self, args, root: Path):
+    def __init__(self, args, root: Path, argv: list[str] | None = None):
         self.root = root
-        self.args = {k: v for k, v in vars(args).items() if k != "func"}
+        self.args = {k: v for k, v in vars(args).items() if k != "func"}  # parsed, argparse defaults included
+        self.argv = argv  # the command line as given
         self.start = now()
         self.inputs: dict[str, dict] = {}
         self.written: list[str] = []
@@ -222,7 +223,7 @@ class Job:
         end = now()
         code = code_files()
         shared = {
-            "command": self.args.get("command"), "args": self.args, "outputs": outputs,
+            "command": self.args.get("command"), "args": self.args, "argv": self.argv, "outputs": outputs,
             "inputs": [entry for path, entry in self.inputs.items() if path not in outputs],
             "start": self.start, "end": end, **git_version(), "code_files": code,
             "code_hash": params_hash(code), "versions": package_versions(),
@@ -271,9 +272,9 @@ def fingerprint(root: Path, path: str) -> dict | None:
 
 
 @contextlib.contextmanager
-def recording(args, root=None):
+def recording(args, argv=None, root=None):
     """Run a CLI command while noting its reads and writes; on success, write a record for each artifact it wrote."""
-    job = Job(args, Path(root or os.getcwd()))
+    job = Job(args, Path(root or os.getcwd()), argv)
     io.listeners.append(job.on_event)
     try:
         yield job
