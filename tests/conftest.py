@@ -17,6 +17,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 sys.path.insert(0, str(REPO / "src"))
 
+from embnorm import paths  # noqa: E402  (after the src/ path insert)
+
 
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
@@ -101,3 +103,47 @@ class Workflow:
 @pytest.fixture
 def workflow(tmp_path) -> Workflow:
     return Workflow(tmp_path)
+
+
+# ---- one finished tiny project shared by the audit and failure tests (built once per session) ----
+
+def audited_config() -> dict:
+    """tiny_config with two runs (balanced and imbalanced), so datasets, a split, runs and analyses all exist, and
+    the smallest simulations and bootstraps the schema allows."""
+    cfg = tiny_config()
+    cfg["grid"].update(mitigation=["none"], dataset=["synth", "synthimb"])
+    cfg["include"] = []
+    cfg.setdefault("analysis", {}).update(bootstrap=100, simulation_epochs=2, simulation_runs=1)
+    return cfg
+
+
+def built_workflow(tmp_path_factory) -> Workflow:
+    """The finished tiny workflow, built once per test session."""
+    wf = Workflow(tmp_path_factory.getbasetemp() / "audited-workflow")
+    if not (wf.workdir / paths.MANIFEST).exists():
+        wf.workdir.mkdir(exist_ok=True)
+        wf.write_config(audited_config())
+        wf.run("--cores", "2")
+    return wf
+
+
+def project_copy(wf: Workflow, dest: Path) -> Path:
+    """A copy of the finished project (config, resources, results) that a test may damage."""
+    for name in (paths.RESULTS, paths.RESOURCES):
+        shutil.copytree(wf.workdir / name, dest / name, copy_function=shutil.copy2)
+    shutil.copy2(wf.workdir / "config.yaml", dest / "config.yaml")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def finished(tmp_path_factory) -> Workflow:
+    return built_workflow(tmp_path_factory)
+
+
+@pytest.fixture
+def project(finished, tmp_path) -> Path:
+    return project_copy(finished, tmp_path)
+
+
+def first_run(root: Path) -> str:
+    return sorted(p.name for p in (root / "results/runs").iterdir())[0]

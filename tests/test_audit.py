@@ -16,38 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, Workflow, tiny_config
+from conftest import REPO, SCHEMA, Workflow, audited_config, first_run, project_copy
 from embnorm import audit, cli, config, io, paths, provenance
 
 pytestmark = pytest.mark.slow
-
-
-def audited_config() -> dict:
-    """tiny_config with two runs (balanced and imbalanced), so datasets, a split, runs and analyses all exist, and
-    the smallest simulations and bootstraps the schema allows."""
-    cfg = tiny_config()
-    cfg["grid"].update(mitigation=["none"], dataset=["synth", "synthimb"])
-    cfg["include"] = []
-    cfg.setdefault("analysis", {}).update(bootstrap=100, simulation_epochs=2, simulation_runs=1)
-    return cfg
-
-
-def built_workflow(tmp_path_factory) -> Workflow:
-    """The finished tiny workflow, built once per test session (test_failures.py reuses it)."""
-    wf = Workflow(tmp_path_factory.getbasetemp() / "audited-workflow")
-    if not (wf.workdir / paths.MANIFEST).exists():
-        wf.workdir.mkdir(exist_ok=True)
-        wf.write_config(audited_config())
-        wf.run("--cores", "2")
-    return wf
-
-
-def project_copy(wf: Workflow, dest: Path) -> Path:
-    """A copy of the finished project (config, resources, results) that a test may damage."""
-    for name in (paths.RESULTS, paths.RESOURCES):
-        shutil.copytree(wf.workdir / name, dest / name, copy_function=shutil.copy2)
-    shutil.copy2(wf.workdir / "config.yaml", dest / "config.yaml")
-    return dest
 
 
 def run_audit(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -64,20 +36,6 @@ def flip_byte(path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Workflow:
-    return built_workflow(tmp_path_factory)
-
-
-@pytest.fixture
-def project(finished, tmp_path) -> Path:
-    return project_copy(finished, tmp_path)
-
-
-def first_run(root: Path) -> str:
-    return sorted(p.name for p in (root / "results/runs").iterdir())[0]
 
 
 # ---- a finished run is clean, and every artifact is recorded ----

@@ -13,21 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Workflow
+from conftest import first_run
 from embnorm import audit, io, paths
-from test_audit import built_workflow, first_run, project_copy
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Workflow:
-    return built_workflow(tmp_path_factory)
-
-
-@pytest.fixture
-def project(finished, tmp_path) -> Path:
-    return project_copy(finished, tmp_path)
 
 
 def embnorm(root: Path, *args: str) -> subprocess.CompletedProcess:
