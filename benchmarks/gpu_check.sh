@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-shot GPU check for a lent GPU machine (one NVIDIA H200, python3 with torch preinstalled, no snakemake, no
-# network). Run from the repository root, with the wheels of .whl/ carried along:
+# network). Run from the repository root, with the wheels of .whl/ carried along (benchmarks/gpu_wheels.sh makes them):
 #
 #     bash benchmarks/gpu_check.sh
 #
