@@ -139,12 +139,16 @@ def bench(name: str, cfg: dict, args, device: torch.device) -> dict:
         "step_ours": lambda: timed(lambda: train_on(our_views()), steps, warmup, device),
         "step_pil": lambda: timed_loader(loader, lambda v: train_on(to_device(v)), steps, warmup, device),
     }
+    if args.no_pil:
+        measures = {k: v for k, v in measures.items() if not k.endswith("_pil")}
     seconds = {k: [] for k in measures}
     for _ in range(args.rounds):  # interleaved rounds, best of each: robust to other processes' bursts
         for key, measure in measures.items():
             seconds[key].append(measure())
     rate = {k: batch / min(v) for k, v in seconds.items()}
-    return {"preset": name, "batch": batch, "rate": rate, "cfg": cfg, "amp": amp, "rounds": args.rounds}
+    rate.update({k: float("nan") for k in ("aug_pil", "step_pil") if k not in rate})
+    return {"preset": name, "batch": batch, "rate": rate, "cfg": cfg, "amp": amp, "rounds": args.rounds,
+            "epoch_images": args.epoch_images}
 
 
 def report(result: dict, device: torch.device) -> None:
@@ -159,8 +163,9 @@ def report(result: dict, device: torch.device) -> None:
     print(f"(c) model-only step (ceiling)      {r['model_only']:10.0f} img/s")
     print(f"    full step / ceiling       ours {r['step_ours'] / r['model_only']:10.1%}         "
           f"PIL DataLoader {r['step_pil'] / r['model_only']:10.1%}")
-    print(f"    seconds per {EPOCH_IMAGES:,}-image epoch: ours {EPOCH_IMAGES / r['step_ours']:.1f} s, "
-          f"PIL DataLoader {EPOCH_IMAGES / r['step_pil']:.1f} s, ceiling {EPOCH_IMAGES / r['model_only']:.1f} s")
+    n = result["epoch_images"]
+    print(f"    seconds per {n:,}-image epoch: ours {n / r['step_ours']:.1f} s, "
+          f"PIL DataLoader {n / r['step_pil']:.1f} s, ceiling {n / r['model_only']:.1f} s")
 
 
 def main(argv=None) -> None:
@@ -176,6 +181,10 @@ def main(argv=None) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (CUDA only)")
     parser.add_argument("--no-amp", action="store_true", help="fp32 on CUDA instead of bf16 autocast")
+    parser.add_argument("--backbone", help="override the preset's backbone (small, resnet18, resnet50)")
+    parser.add_argument("--image-size", type=int, help="override the preset's image size (pixels)")
+    parser.add_argument("--no-pil", action="store_true", help="skip the PIL DataLoader measurements")
+    parser.add_argument("--epoch-images", type=int, default=EPOCH_IMAGES, help="images per epoch of the estimate")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -189,7 +198,9 @@ def main(argv=None) -> None:
           + (f", GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
     for name in presets:
         cfg = dict(PRESETS[name])
-        cfg.update({k: v for k, v in (("batch", args.batch), ("steps", args.steps), ("warmup", args.warmup)) if v})
+        overrides = (("batch", args.batch), ("steps", args.steps), ("warmup", args.warmup),
+                     ("backbone", args.backbone), ("image_size", args.image_size))
+        cfg.update({k: v for k, v in overrides if v})
         device = torch.device("cuda" if name == "gpu" else "cpu")
         report(bench(name, cfg, args, device), device)
 
