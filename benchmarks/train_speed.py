@@ -38,6 +38,7 @@ PRESETS = {
     "gpu": {"backbone": "resnet18", "image_size": 32, "batch": 512, "embed_dim": 256, "steps": 40, "warmup": 10},
 }
 EPOCH_IMAGES = 50_000
+SIMSIAM_EMBED_DIM, SIMSIAM_PREDICTOR_DIM = 2048, 512  # the paper's SimSiam heads (config/paper.yaml)
 
 
 def pil_transform(recipe: AugmentRecipe, size: int) -> T.Compose:
@@ -106,7 +107,8 @@ def bench(name: str, cfg: dict, args, device: torch.device) -> dict:
     host_images = np.random.default_rng(0).integers(0, 256, (n_images, size, size, 3), dtype=np.uint8)
     images = torch.from_numpy(host_images).to(device)
     order = torch.randperm(n_images, device=device)
-    params = {"model": "simclr", "backbone": cfg["backbone"], "hidden_dim": 0, "embed_dim": cfg["embed_dim"],
+    params = {"model": args.model, "backbone": cfg["backbone"], "hidden_dim": 0, "embed_dim": cfg["embed_dim"],
+              "predictor_dim": SIMSIAM_PREDICTOR_DIM,
               "temperature": 0.5, "loss": "ntxent", "gradscale": 0.0, "cut": 1.0, "cut_scope": "all"}
     torch.manual_seed(0)
     model = build_model(params, size).to(device).to(memory_format=torch.channels_last).train()
@@ -148,12 +150,12 @@ def bench(name: str, cfg: dict, args, device: torch.device) -> dict:
     rate = {k: batch / min(v) for k, v in seconds.items()}
     rate.update({k: float("nan") for k in ("aug_pil", "step_pil") if k not in rate})
     return {"preset": name, "batch": batch, "rate": rate, "cfg": cfg, "amp": amp, "rounds": args.rounds,
-            "epoch_images": args.epoch_images}
+            "epoch_images": args.epoch_images, "model": {"simclr": "SimCLR", "simsiam": "SimSiam"}[args.model]}
 
 
 def report(result: dict, device: torch.device) -> None:
     r, cfg = result["rate"], result["cfg"]
-    print(f"\n== preset {result['preset']}: {cfg['backbone']} SimCLR, {cfg['image_size']} px, batch {result['batch']}, "
+    print(f"\n== preset {result['preset']}: {cfg['backbone']} {result['model']}, {cfg['image_size']} px, batch {result['batch']}, "
           f"device {device}{' bf16' if result['amp'] else ' fp32'}, best of {result['rounds']} rounds of "
           f"{cfg['steps']} timed steps after {cfg['warmup']} warm-up")
     print(f"(a) augmentation, two views   ours {r['aug_ours']:10.0f} img/s   PIL DataLoader {r['aug_pil']:10.0f} img/s"
@@ -184,6 +186,8 @@ def main(argv=None) -> None:
     parser.add_argument("--backbone", help="override the preset's backbone (small, resnet18, resnet50)")
     parser.add_argument("--image-size", type=int, help="override the preset's image size (pixels)")
     parser.add_argument("--no-pil", action="store_true", help="skip the PIL DataLoader measurements")
+    parser.add_argument("--model", choices=["simclr", "simsiam"], default="simclr",
+                        help=f"simsiam: projector {SIMSIAM_EMBED_DIM}, predictor {SIMSIAM_PREDICTOR_DIM}")
     parser.add_argument("--epoch-images", type=int, default=EPOCH_IMAGES, help="images per epoch of the estimate")
     args = parser.parse_args(argv)
     if args.threads:
@@ -201,6 +205,8 @@ def main(argv=None) -> None:
         overrides = (("batch", args.batch), ("steps", args.steps), ("warmup", args.warmup),
                      ("backbone", args.backbone), ("image_size", args.image_size))
         cfg.update({k: v for k, v in overrides if v})
+        if args.model == "simsiam":
+            cfg["embed_dim"] = SIMSIAM_EMBED_DIM
         device = torch.device("cuda" if name == "gpu" else "cpu")
         report(bench(name, cfg, args, device), device)
 
