@@ -41,6 +41,8 @@ CASES = [
      "datasets.synthimb.imbalance: 'base' is a required property"),
     ("imagenet_without_root", _set("datasets", "inet", {"source": "imagenet100"}),
      "datasets.inet.path: required for source 'imagenet100'"),
+    ("local_source_path_missing", _set("datasets", "synth", {"source": "npz", "path": "nowhere/data.npz"}),
+     "datasets.synth.path: nowhere/data.npz does not exist; it should be a .npz file"),
     ("duplicate_run_ids", _set("include", [INCLUDED]), f"include: run '{RUN}' is listed twice"),
     ("unknown_mitigation", _set("grid", "mitigation", ["nope"]), "grid.mitigation: 'nope' is not defined"),
     ("override_of_missing_run", _set("overrides", {"simclr-sgd-none-nosuch-small-s0": {"epochs": 1}}),

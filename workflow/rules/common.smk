@@ -66,6 +66,19 @@ def source_datasets():
     return sorted(used)
 
 
+def _check_local_sources():
+    """A local dataset (an ImageNet root, a folder, an .npz file) that a run reads must exist before anything plans."""
+    from embnorm.data.sources import missing_path
+
+    for dataset in source_datasets():
+        problem = missing_path(dataset, DATASETS[dataset])
+        if problem:
+            _config_error(problem)
+
+
+_check_local_sources()
+
+
 def json_arg(obj):
     """A JSON value quoted for the shell (rule params that carry a spec)."""
     return shlex.quote(json.dumps(obj, sort_keys=True))

@@ -14,6 +14,8 @@ Human labels `cifar10n` / `cifar100n` (cifar_human.py) are downloaded files too.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from embnorm import io, paths
 from embnorm.data import cifar, cifar_human, folders, imagenet100, npzfile, tinyimagenet
 from embnorm.data.fetch import DataSourceError
@@ -28,7 +30,11 @@ PREPARE = {
     "npz": npzfile.prepare,
 }
 DOWNLOADED = {"cifar10": cifar.fetch_raw, "cifar100": cifar.fetch_raw, "tinyimagenet": tinyimagenet.fetch_raw}
-LOCAL = ("imagenet100", "imagefolder", "npz")  # sources read from the dataset's `path`
+LOCAL = {  # sources read from the dataset's `path`, and what that path must hold
+    "imagenet100": "an ImageNet root holding train/<wnid>/ and val/<wnid>/",
+    "imagefolder": "a folder of class subfolders, or one with train/ and test/ each holding them",
+    "npz": "a .npz file with x_train, y_train, x_test and y_test",
+}
 
 
 def needs_download(spec: dict) -> bool:
@@ -41,6 +47,13 @@ def raw_inputs(dataset: str, spec: dict) -> list[str]:
     if needs_download(spec):
         return [paths.fmt(paths.DATASET_DOWNLOADS, dataset=dataset)]
     return [spec["path"]] if spec.get("source") in LOCAL else []
+
+
+def missing_path(dataset: str, spec: dict) -> str | None:
+    """For a dataset read from a local `path` that does not exist: what is wrong, naming the key; else None."""
+    if spec.get("source") in LOCAL and not Path(spec["path"]).exists():
+        return f"datasets.{dataset}.path: {spec['path']} does not exist; it should be {LOCAL[spec['source']]}"
+    return None
 
 
 def fetch_raw(dataset: str, spec: dict) -> list[dict]:
