@@ -23,11 +23,11 @@ from embnorm.train.step import pick_device
 FLOAT16_FROM_DIM = 512
 
 
-def load_model(checkpoint_path, device: torch.device) -> tuple[SSLModel, dict]:
+def load_model(checkpoint_path, device: torch.device) -> SSLModel:
     state = load_final(checkpoint_path)
     model = SSLModel(state["params"], state["image_size"])
     model.load_state_dict(state["model"])
-    return model.to(device).to(memory_format=torch.channels_last).eval(), state["params"]
+    return model.to(device).to(memory_format=torch.channels_last).eval()
 
 
 def embed_run(run_id: str, threads: int = 0, batch_size: int = 512) -> list[str]:
@@ -35,7 +35,7 @@ def embed_run(run_id: str, threads: int = 0, batch_size: int = 512) -> list[str]
     if threads:
         torch.set_num_threads(threads)
     params = io.read_json(paths.fmt(paths.RUN_PARAMS, run=run_id))
-    model, _ = load_model(paths.fmt(paths.RUN_CHECKPOINT, run=run_id), pick_device("auto"))
+    model = load_model(paths.fmt(paths.RUN_CHECKPOINT, run=run_id), pick_device("auto"))
     written = []
     for dataset, split_name in role_datasets(params).values():
         split = read_split(dataset, split_name)
