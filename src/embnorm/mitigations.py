@@ -37,7 +37,8 @@ class _GradScale(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         (z,) = ctx.saved_tensors
-        scale = z.detach().float().norm(dim=1, keepdim=True).pow(ctx.p)
+        z = z.detach().to(torch.promote_types(z.dtype, torch.float32))  # float16/bfloat16 norms in float32
+        scale = z.norm(dim=1, keepdim=True).pow(ctx.p)
         return grad * scale.to(grad.dtype), None
 
 
@@ -47,8 +48,8 @@ def gradscale(z: torch.Tensor, p: float) -> torch.Tensor:
     training); p = 1 cancels the 1/||z|| factor of Proposition 3.1.
 
     Apply it to the tensor whose norm the loss divides out: SimCLR's embeddings before L2-normalization; for SimSiam
-    or BYOL, the predictor outputs only (the targets are stop-gradient). The norm is computed in float32 and the
-    scale cast to the gradient's dtype, so it is safe under autocast.
+    or BYOL, the predictor outputs only (the targets are stop-gradient). The norm is computed in at least float32 and
+    the scale cast to the gradient's dtype, so it is safe under autocast.
 
     >>> import torch
     >>> z = torch.tensor([[3.0, 4.0], [0.6, 0.8]], requires_grad=True)   # norms 5 and 1
