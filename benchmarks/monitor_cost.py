@@ -112,9 +112,9 @@ def main() -> None:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
-    print(f"monitor_cost: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, device {device} ({name}), "
-          f"torch {torch.__version__}, {torch.get_num_threads()} of {os.cpu_count()} CPU thread(s); probe {args.probe} + OOD {args.ood} "
-          f"images 32 px, batch {args.batch}, best of {args.rounds}")
+    print(f"monitor_cost: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {platform.node()}, device {device} "
+          f"({name}), torch {torch.__version__}, {torch.get_num_threads()} of {os.cpu_count()} CPU thread(s); "
+          f"probe {args.probe} + OOD {args.ood} images 32 px, batch {args.batch}, best of {args.rounds}")
     print(f"{'backbone':9s} {'embed s':>8s} {'stats s':>8s} {'total s':>8s} {'CPU s':>7s} {'ms/img':>7s} "
           f"{'CPU ms/img':>10s} {'train ms/img':>12s} {'train CPU ms/img':>16s}")
     for backbone in args.backbones:

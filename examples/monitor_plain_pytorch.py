@@ -49,4 +49,5 @@ for epoch in range(args.epochs + 1):
             optimizer.step()
     row = monitor(model, epoch=epoch)  # epoch 0: BatchNorm holds default statistics (docs/monitor.md)
     print(f"epoch {epoch}: loss {loss.item() if epoch else float('nan'):.3f}  norm mean {row['z_norm_mean']:.3f} "
-          f"(p10 {row['z_norm_p10']:.3f}, p90 {row['z_norm_p90']:.3f})  RankMe {row['z_rankme']:.2f}  OOD norm {row['z_ood_norm_mean']:.3f}  OOD AUROC {row['z_ood_auroc']:.3f}")
+          f"(p10 {row['z_norm_p10']:.3f}, p90 {row['z_norm_p90']:.3f})  RankMe {row['z_rankme']:.2f}  "
+          f"OOD norm {row['z_ood_norm_mean']:.3f}  OOD AUROC {row['z_ood_auroc']:.3f}")

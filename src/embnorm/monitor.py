@@ -5,7 +5,7 @@ API that needs neither Snakemake nor the rest of embnorm.
 - `norm_stats(z, labels)`: the distribution of ||z_i|| (Section 3: norms grow during training; Section 5: they track
   class frequency and confidence), with per-class means when labels are given.
 - `rankme(z)`: the effective rank of the embeddings (Garrido et al. 2023), a label-free collapse and quality signal.
-- `norm_ood_auroc(z_id, z_ood)`: how well "larger norm = in-distribution" separates two sets (Section 5.1, Fig. 3).
+- `norm_ood_auroc(z_id, z_ood)`: how well "larger norm = in-distribution" separates two sets (Section 5, Fig. 3).
 - `NormMonitor`: all of the above on a fixed probe set, in eval mode and float32, every N epochs, appended to a TSV.
 
 What each number means and when it moves: docs/monitor.md.
@@ -14,7 +14,8 @@ What each number means and when it moves: docs/monitor.md.
 >>> from embnorm.monitor import NormMonitor
 >>> _ = torch.manual_seed(0)
 >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 6))
->>> monitor = NormMonitor(torch.rand(64, 3, 2, 2), probe_labels=torch.arange(64) % 2, ood_images=torch.rand(32, 3, 2, 2))
+>>> monitor = NormMonitor(torch.rand(64, 3, 2, 2), probe_labels=torch.arange(64) % 2,
+...                       ood_images=torch.rand(32, 3, 2, 2))
 >>> row = monitor(net, epoch=0)
 >>> sorted(k for k in row if not k.startswith("z_norm_mean_class"))  # doctest: +NORMALIZE_WHITESPACE
 ['epoch', 'z_norm_mean', 'z_norm_median', 'z_norm_p10', 'z_norm_p90', 'z_ood_auroc', 'z_ood_norm_mean', 'z_rankme']
@@ -95,7 +96,7 @@ def rankme(z, eps: float = RANKME_EPS) -> float:
 def norm_ood_auroc(z_id, z_ood) -> float:
     """AUROC of the embedding norm as an in-distribution score: the probability that an in-distribution sample has a
     larger norm than an out-of-distribution one (ties count one half). 0.5 is chance; above 0.5, OOD samples have
-    smaller norms, as Draganov et al. (ICML 2025) report in Section 5.1 (Fig. 3).
+    smaller norms, as Draganov et al. (ICML 2025) report in Section 5 (Fig. 3).
 
     Computed from midranks (the Mann-Whitney U statistic divided by n_id * n_ood), with numpy alone: importing
     scipy.stats would cost a training job seconds of start-up.
@@ -200,7 +201,7 @@ class NormMonitor:
         if isinstance(out, torch.Tensor):
             return {(self.layers or ["z"])[0]: out}
         if isinstance(out, Mapping):
-            names = self.layers if self.layers is not None else [k for k, v in out.items() if isinstance(v, torch.Tensor)]
+            names = self.layers or [k for k, v in out.items() if isinstance(v, torch.Tensor)]
             missing = [n for n in names if n not in out]
             if missing:
                 raise KeyError(f"NormMonitor layers {missing} are not in the model's output (keys: {list(out)})")

@@ -33,7 +33,7 @@ class NormMonitorCallback(pl.Callback):
     `embedder(pl_module)` picks what to monitor (default: the module itself, whose forward must return the embeddings
     or a mapping of named embeddings); for example `embedder=lambda m: m.backbone`.
 
-    Draganov et al. (ICML 2025): norms grow during training (Section 3) and track OOD-ness (Section 5.1); see
+    Draganov et al. (ICML 2025): norms grow during training (Section 3) and track OOD-ness (Section 5, Fig. 3); see
     docs/monitor.md for what each logged number means.
 
     >>> import torch
