@@ -10,6 +10,7 @@
 #   2 facts    nvidia-smi, torch/CUDA, snakemake --version, tools, and the versions of the preinstalled packages
 #              that the wheels need, checked against the wheels' requirements
 #   3 bench    benchmarks/train_speed.py --preset gpu (eager)
+#   3b monitor benchmarks/monitor_cost.py --device auto: NormMonitor's cost per probe image (docs/monitor.md)
 #   4 workflow the default study through profiles/local on the GPU, as a user would:
 #              EMBNORM_GPUS=0 snakemake --profile profiles/local --resources gpu=1 --cores N --configfile config.yaml
 #              then `snakemake --report results/report.html` (as `make run` does) and `embnorm audit results`
@@ -203,6 +204,21 @@ bench() {
   fi
 }
 bench bench-eager bench_eager.txt 120 30 230 "${BENCH_ARGS[@]}"
+
+# ---------------------------------------------------------------------------------------------------- 3b monitor
+# NormMonitor's cost per probe image on the GPU (docs/monitor.md states the CPU figure and awaits this one)
+MONITOR_ARGS=(--device auto --threads 0 --probe 4096 --ood 2048 --batch 1024 --train-batch 512)
+[ "$QUICK" = 1 ] && MONITOR_ARGS=(--device auto --probe 256 --ood 128 --rounds 1 --backbones small)
+banner "3b monitor: python3 benchmarks/monitor_cost.py ${MONITOR_ARGS[*]}"
+if [ "${GPU_CHECK_SKIP_BENCH:-0}" = 1 ]; then
+  skip monitor "GPU_CHECK_SKIP_BENCH=1"
+elif t=$(limit 60 15 230); then
+  timeout -k 5 "$t" python3 benchmarks/monitor_cost.py "${MONITOR_ARGS[@]}" 2>&1 | tee "$OUT/monitor_cost.txt"
+  rc=${PIPESTATUS[0]}
+  if [ "$rc" = 0 ]; then pass monitor; else fail "monitor ($(why "$rc"))"; fi
+else
+  skip monitor "fewer than 15 s of the ${BUDGET}s budget left"
+fi
 
 # ---------------------------------------------------------------------------------------------------- 4 workflow
 CONFIG_ARGS=(--configfile config.yaml)

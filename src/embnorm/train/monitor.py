@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
 import torch
 
+from embnorm.monitor import norm_stats
 from embnorm.train.augment import to_float
 from embnorm.train.knn import knn_accuracy
 from embnorm.train.step import autocast
@@ -54,13 +54,6 @@ def with_data_bn_statistics(model, images_uint8: torch.Tensor, batch_size: int =
     return calibrated.eval()
 
 
-def norm_stats(layer: str, feats: torch.Tensor) -> dict[str, float]:
-    """Mean, median, 10th and 90th percentile of the row norms, as plain floats (checkpoints store them)."""
-    norms = feats.float().norm(dim=1).cpu().numpy().astype(np.float64)
-    return {f"{layer}_norm_mean": float(norms.mean()), f"{layer}_norm_median": float(np.median(norms)),
-            f"{layer}_norm_p10": float(np.percentile(norms, 10)), f"{layer}_norm_p90": float(np.percentile(norms, 90))}
-
-
 def knn_protocol(params: dict) -> str:
     return (f"k={params['knn_k']} t={params['knn_temperature']} cosine {KNN_FEATURES} "
             f"bank=train(unaugmented) queries=test(unaugmented) eval-mode fp32")
@@ -85,7 +78,7 @@ class Monitor:
         row: dict[str, float] = {}
         feats = embed_batches(model, self.probe, self.layers, amp=amp)
         for layer in self.layers:
-            row.update(norm_stats(layer, feats[layer]))
+            row.update({f"{layer}_{k}": v for k, v in norm_stats(feats[layer]).items()})
         if self.knn_due(epoch):
             bank = embed_batches(model, self.bank, [KNN_FEATURES], amp=amp)[KNN_FEATURES]
             queries = embed_batches(model, self.queries, [KNN_FEATURES], amp=amp)[KNN_FEATURES]
