@@ -168,3 +168,40 @@ def test_c12_without_an_imbalanced_pair_is_not_measured():
     claims = check_claims(tables, WD, resamples=200).set_index("claim")
     assert claims.loc["C12", "verdict"] == NOT_MEASURED and "imbalanced" in claims.loc["C12", "reason"]
     assert claims.loc["C11", "verdict"] == SUPPORTED
+
+
+def test_c5_is_read_on_unmitigated_runs_and_shows_the_mitigated_beside():
+    """§7.1 amendment: C5 is about standard training. A mitigated run with the default weight decay whose norm shrinks
+    must not decide it (it did on the old code: every default-weight-decay run was in the verdict), and a shrinking
+    unmitigated run must."""
+    tables = good_tables()
+    training = tables["training"]
+    training.loc[training.mitigation == "gradscale", "norm_growth"] = 0.8
+    claims = check_claims(tables, WD, resamples=200).set_index("claim")
+    assert claims.loc["C5", "verdict"] == SUPPORTED
+    verdict_part, beside = claims.loc["C5", "value"].split(" | ")
+    assert "gradscale" not in verdict_part and "none" in verdict_part
+    assert beside.startswith("mitigated, not in the verdict") and "gradscale" in beside and "0.8" in beside
+    assert claims.loc["C5", "n"].startswith("4 unmitigated runs")
+    training.loc[(training.mitigation == "none") & (training.optimizer == "adam"), "norm_growth"] = 0.9
+    assert check_claims(tables, WD, resamples=200).set_index("claim").loc["C5", "verdict"] == NOT_SUPPORTED
+
+
+def test_c5_without_an_unmitigated_run_is_not_measured():
+    tables = good_tables()
+    tables["training"] = tables["training"][tables["training"].mitigation != "none"]
+    claims = check_claims(tables, WD, resamples=200).set_index("claim")
+    assert claims.loc["C5", "verdict"] == NOT_MEASURED and "unmitigated" in claims.loc["C5", "reason"]
+    assert "mitigated, not in the verdict" in claims.loc["C5", "value"]
+
+
+@pytest.mark.parametrize("missing, named", [("human_entropy", "entropy"), ("human_agreement", "agreement")])
+def test_c9_with_one_half_missing_is_not_measured_and_says_which(missing, named):
+    """§7.1 amendment: both halves are needed. On the old code an empty entropy table passed `.all()` vacuously, so
+    C9 was `supported` on the agreement half alone."""
+    tables = good_tables()
+    tables["human_spearman"] = tables["human_spearman"][tables["human_spearman"].measure != missing]
+    claims = check_claims(tables, WD, resamples=200).set_index("claim")
+    assert claims.loc["C9", "verdict"] == NOT_MEASURED
+    assert f"the {named}" in claims.loc["C9", "reason"] and "half is not measured" in claims.loc["C9", "reason"]
+    assert f"{named}: not measured" in claims.loc["C9", "value"]

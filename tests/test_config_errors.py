@@ -54,6 +54,17 @@ CASES = [
      "datasets.synth.ood: 'nowhere' is not a dataset"),
     ("gradscale_power_too_high", _set("mitigations", "gradscale", "gradscale", 5),
      "mitigations.gradscale.gradscale: 5 is greater than the maximum of 4"),
+    # issue 11: an override meets the rule of the key it overrides, per model and per run
+    ("per_model_value_wrong_type", _set("mitigations", "cut", "per_model", {"simsiam": {"cut": "abc"}}),
+     "mitigations.cut.per_model.simsiam.cut: 'abc' is not of type 'number'"),
+    ("override_value_out_of_range", _set("overrides", {RUN: {"epochs": 0}}),
+     f"overrides.{RUN}.epochs: 0 is less than the minimum of 1"),
+    ("mitigation_lr_scale_unknown_optimizer", _set("mitigations", "gradscale", "lr_scale", {"lars": 0.5}),
+     "mitigations.gradscale.lr_scale: "),
+    # issue 11: a law that leaves a class without images stops before planning
+    ("imbalance_law_empties_a_class", _set("datasets", "synthimb", "imbalance", {"base": 3.0, "n_max": 40}),
+     "datasets.synthimb.imbalance: the law int(40 * 3.0^-i) over 10 classes leaves class 4 (and 5 more) with 0 "
+     "training images; every class keeps at least one image with base <= 1.5066"),
 ]
 
 

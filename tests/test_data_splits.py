@@ -52,3 +52,15 @@ def test_split_artifacts_and_a_short_class_fails(tmp_path, monkeypatch):
     with pytest.raises(EmbnormError, match=r"classes \[1, 3\] have fewer images than the law asks"):
         write_imbalanced_split("toobig", "toy", 1.2, 40)  # expects 40, 33, 27, 23; classes 1 and 3 have 30 and 12
     assert not (tmp_path / paths.fmt(paths.SPLIT_AUDIT, dataset="toobig")).exists()
+
+
+def test_a_law_that_empties_a_class_fails_naming_the_class_and_a_base_that_keeps_all():
+    """Issue 11: CIFAR-100's law over Tiny-ImageNet's 200 classes gives classes 186-199 no image; the old split accepted
+    it (expected 0, kept 0), leaving those classes with a NaN mean norm."""
+    labels = np.repeat(np.arange(200), 500)
+    with pytest.raises(EmbnormError, match=r"datasets.tinyimagenetimb.imbalance: the law int\(500 \* 1.034\^-i\) over "
+                                           r"200 classes leaves class 186 \(and 13 more\) .* base <= 1.0317"):
+        imbalanced_indices(labels, 200, 1.034, 500, dataset="tinyimagenetimb")
+    indices, audit = imbalanced_indices(labels, 200, 1.0317, 500)
+    assert audit.kept.min() == 1 and len(indices) == audit.kept.sum()
+    assert class_sizes(500, 1.0318, 200)[-1] == 0  # 1.0317 is the largest base (4 decimals) that keeps every class

@@ -77,9 +77,95 @@ def test_resolved_hyperparameters_follow_models_optimizers_and_mitigations():
     assert runs["simsiam-sgd-none-a-r18-s0"]["lr"] == pytest.approx(0.48)  # 0.12 * 256 * 4 / 256
     assert runs["simclr-sgd-cut-a-r18-s0"]["cut"] == 3 and runs["simsiam-sgd-cut-a-r18-s0"]["cut"] == 9
     assert runs["simclr-adam-none-a-r18-s0"]["warmup_epochs"] == 100
-    assert runs["simclr-adam-gs-a-r18-s0"]["lr"] == pytest.approx(0.18 / 6 * 0.5)  # optimizer and mitigation scales
+    assert runs["simclr-adam-none-a-r18-s0"]["lr"] == pytest.approx(1e-3)  # Adam's own rate, 1e-3 * 256 / 256
+    assert runs["simsiam-adam-none-a-r18-s0"]["lr"] == pytest.approx(4e-3)  # 1e-3 * 256 * 4 / 256
+    assert runs["simclr-adam-gs-a-r18-s0"]["lr"] == pytest.approx(1e-3 * 0.5)  # a number scales every optimizer
     assert runs["simclr-sgd-none-aimb-r18-s0"]["source"] == "a" and runs["simclr-sgd-none-aimb-r18-s0"]["imbalanced"]
     assert runs["simclr-sgd-none-aimb-r18-s0"]["ood"] == "b"  # inherited from the parent
+
+
+def test_a_mitigation_lr_scale_can_differ_per_optimizer():
+    """GradScale's lr / 6 is SGD's (issue 11): per optimizer it is not compounded with Adam's rate unless asked."""
+    config = base_config()
+    config["grid"].update(optimizer=["sgd", "adam"], mitigation=["none", "gs"])
+    config["mitigations"]["gs"]["lr_scale"] = {"sgd": 1 / 6}
+    runs = runs_of(config)
+    assert runs["simclr-sgd-gs-a-r18-s0"]["lr"] == pytest.approx(0.03)
+    assert runs["simclr-adam-gs-a-r18-s0"]["lr"] == pytest.approx(runs["simclr-adam-none-a-r18-s0"]["lr"])
+    config["mitigations"]["gs"]["lr_scale"] = {"sgd": 1 / 6, "adam": 1 / 6}  # the literal product, as an option
+    assert runs_of(config)["simclr-adam-gs-a-r18-s0"]["lr"] == pytest.approx(1e-3 / 6)
+
+
+def test_the_papers_setup_text_for_adam_is_an_option():
+    config = base_config(optimizers={"adam": {"lr_per_256": None, "lr_scale": 1 / 6}})
+    config["grid"].update(optimizer=["adam"])
+    runs = runs_of(config)
+    assert runs["simclr-adam-none-a-r18-s0"]["lr"] == pytest.approx(0.03)  # SGD's 0.18 / 6
+    assert runs["simsiam-adam-none-a-r18-s0"]["lr"] == pytest.approx(0.08)  # 0.48 / 6
+    assert "adam_lr_per_256" not in runs["simclr-adam-none-a-r18-s0"]
+
+
+@pytest.mark.parametrize("where", ["per_model", "override"])
+@pytest.mark.parametrize("key, bad, rule", [("cut", "abc", "is not of type 'number'"),
+                                             ("cut", 0.5, "less than the minimum of 1"),
+                                             ("epochs", 0, "less than the minimum of 1"),
+                                             ("loss", "infonce", "is not one of"),
+                                             ("adam_betas", [0.9], "is too short")])
+def test_an_override_value_meets_the_rule_of_the_key_it_overrides(where, key, bad, rule):
+    """Issue 11: `mitigations.cut.per_model.simsiam.cut: abc` passed the schema and reached a training job."""
+    from jsonschema.exceptions import ValidationError
+    from snakemake.exceptions import WorkflowError
+
+    config = base_config()
+    if where == "per_model":
+        config["mitigations"]["cut"]["per_model"]["simsiam"] = {key: bad}
+    else:
+        config["overrides"] = {"*-a-*": {key: bad}}
+    with pytest.raises(WorkflowError) as error:
+        validated(config)
+    cause = error.value.__cause__ or error.value.__context__
+    assert isinstance(cause, ValidationError) and rule in cause.message
+    assert list(cause.absolute_path)[-1] == key
+
+
+def test_every_overridable_hyperparameter_has_a_rule_in_the_schema():
+    """The schema's `overrides` definition lists every key an override may set (so none goes unchecked)."""
+    schema = load(SCHEMA)
+    ruled = set(schema["definitions"]["overrides"]["properties"])
+    config = base_config()
+    config["grid"].update(optimizer=["sgd", "adam"])
+    from embnorm.config import DERIVED, FACTORS
+    overridable = {k for run in runs_of(config).values() for k in run} - set(FACTORS + DERIVED)
+    assert overridable == ruled
+
+
+def test_a_law_that_empties_a_class_is_a_config_error():
+    """Issue 11: CIFAR-100's law over Tiny-ImageNet's 200 classes left classes 186-199 with no image."""
+    config = base_config(datasets={"t": {"source": "tinyimagenet"},
+                                   "timb": {"parent": "t", "imbalance": {"base": 1.034, "n_max": 500}}})
+    config["grid"].update(dataset=["t", "timb"])
+    with pytest.raises(ConfigError, match=r"^datasets.timb.imbalance: the law int\(500 \* 1.034\^-i\) over 200 "
+                                          r"classes leaves class 186 .* base <= 1.0317"):
+        runs_of(config)
+    config["datasets"]["timb"]["imbalance"]["base"] = 1.0317
+    assert runs_of(config)
+    config = base_config()  # synthetic: 5000 / 10 = 500 per class by default, n_max unset -> the smallest class
+    config["datasets"]["aimb"]["imbalance"]["base"] = 2.0  # 500 * 2^-9 = 0.98
+    with pytest.raises(ConfigError, match=r"datasets.aimb.imbalance: .* leaves class 9 \(and 0 more\)"):
+        runs_of(config)
+
+
+def test_no_imbalanced_split_of_the_paper_grid_empties_a_class():
+    from embnorm.data.splits import KNOWN_SIZES, class_sizes
+
+    config = load(REPO / "config/paper.yaml")
+    for name, spec in config["datasets"].items():
+        if "parent" in spec:
+            classes = KNOWN_SIZES[config["datasets"][spec["parent"]]["source"]][0]
+            assert min(class_sizes(spec["imbalance"]["n_max"], spec["imbalance"]["base"], classes)) >= 1, name
+    tiny = config["datasets"]["tinyimagenetimb"]["imbalance"]
+    sizes = class_sizes(tiny["n_max"], tiny["base"], 200)
+    assert (sizes[0], sizes[-1], sum(sizes)) == (500, 18, 29_085)
 
 
 # --- include and exclude -------------------------------------------------------------------------------------------
@@ -208,6 +294,12 @@ def test_the_paper_preset_is_the_papers_grid():
     assert runs["simsiam-sgd-tiny_wd-tinyimagenet-r50-s0"]["weight_decay"] == 5e-6
     assert runs["simclr-sgd-large_wd-cifar10-r50-s0"]["weight_decay"] == 1e-4
     assert runs["simclr-sgd-gradscale-cifar10-r50-s0"]["warmup_epochs"] == 100
+    # GradScale's lr / 6 under SGD only; Adam's own rate 1e-3 * B / 256, not divided again (issue 11)
+    assert runs["simclr-sgd-gradscale-cifar10-r50-s0"]["lr"] == pytest.approx(0.03)
+    assert runs["simsiam-sgd-gradscale-cifar10-r50-s0"]["lr"] == pytest.approx(0.08)
+    for model, lr in (("simclr", 1e-3), ("simsiam", 4e-3)):
+        assert runs[f"{model}-adam-none-cifar10-r50-s0"]["lr"] == pytest.approx(lr)
+        assert runs[f"{model}-adam-gradscale-cifar10-r50-s0"]["lr"] == pytest.approx(lr)
     assert {r["augment"] for r in runs.values() if "imagenet" in r["dataset"]} == {"simclr"}
     assert {r["augment"] for r in runs.values() if r["dataset"].startswith("cifar")} == {"simclr_cifar"}
 

@@ -104,8 +104,8 @@ def test_the_command_runs_in_strict_mode_and_its_status_is_returned(tmp_path):
 
 
 def test_a_killed_job_releases_its_gpu(tmp_path):
-    holder = gpu_shell("sleep 60", "0", tmp_path, start_new_session=True)
-    time.sleep(1)
+    holder = gpu_shell("echo holding $CUDA_VISIBLE_DEVICES; exec sleep 60", "0", tmp_path, start_new_session=True)
+    assert holder.stdout.readline().strip() == "holding 0"  # the event: the command runs, so the lock is held
     os.killpg(holder.pid, signal.SIGKILL)
     holder.wait(timeout=10)
     follower = gpu_shell("echo $CUDA_VISIBLE_DEVICES", "0", tmp_path)

@@ -1,7 +1,8 @@
 """A real scheduler: a single-node SLURM with accounting and fake GPUs (ci/slurm/), and the tiny synthetic preset
 run through `snakemake --profile profiles/slurm`, the profile unmodified, as a user runs it.
 
-Where SLURM cannot be installed (not root, not Debian, no apt-get) the test is skipped with the reason; set
+Where SLURM cannot be installed (not root, not Debian, no apt-get) the test is skipped with the reason, except in CI
+(`CI=true`), where a cluster that cannot start is a failure: CI must not pass without the scheduler test. Set
 EMBNORM_SLURM_TEST=0 to skip it anyway. It refuses to touch a SLURM configuration it did not write. Every daemon it
 starts is stopped by PID at the end, also when the test fails.
 """
@@ -65,20 +66,28 @@ def alive(pid: int) -> bool:
     return not re.search(r"^State:\s+Z", status, re.M)
 
 
+def unavailable(message: str):
+    """The cluster cannot start: a skip with the reason, or in CI (CI=true) a failure; an explicit
+    EMBNORM_SLURM_TEST=0 is always a skip."""
+    if os.environ.get("CI", "").lower() == "true" and os.environ.get("EMBNORM_SLURM_TEST") != "0":
+        pytest.fail(f"CI=true but the SLURM test cannot run: {message}", pytrace=False)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     reason = why_not()
     if reason:
-        pytest.skip(f"SLURM cannot be installed here ({reason}); this test needs root on Debian with apt-get")
+        unavailable(f"SLURM cannot be installed here ({reason}); this test needs root on Debian with apt-get")
     conf = Path("/etc/slurm/slurm.conf")
     if conf.exists() and "written by embnorm ci/slurm/slurm-up.sh" not in conf.read_text():
-        pytest.skip(f"{conf} belongs to another SLURM; the test does not touch it")
+        unavailable(f"{conf} belongs to another SLURM; the test does not touch it")
     started = time.perf_counter()
     try:
         up = subprocess.run(["timeout", "-k", "10", "150", "bash", str(SCRIPTS / "slurm-up.sh")],
                             capture_output=True, text=True)
         if up.returncode != 0 and not installed():
-            pytest.skip(f"the SLURM packages could not be installed: {(up.stdout + up.stderr)[-800:]}")
+            unavailable(f"the SLURM packages could not be installed: {(up.stdout + up.stderr)[-800:]}")
         assert up.returncode == 0, f"slurm-up.sh failed ({up.returncode}):\n{up.stdout[-3000:]}\n{up.stderr[-3000:]}"
         yield started
     finally:
@@ -146,3 +155,17 @@ def test_cpu_jobs_get_no_gpu(finished):
         assert re.search(rf"task-prolog: job={job_id} step=0 CUDA_VISIBLE_DEVICES=unset$", log, re.M)
         partition, tres = accounting(job_id, "Partition,AllocTRES")
         assert partition == "cpu" and "gres/gpu" not in tres
+
+
+@pytest.mark.parametrize("ci, opt_out, outcome", [("true", None, pytest.fail.Exception),
+                                                   (None, None, pytest.skip.Exception),
+                                                   ("true", "0", pytest.skip.Exception)])
+def test_a_cluster_that_cannot_start_fails_in_ci(monkeypatch, ci, opt_out, outcome):
+    for name, value in (("CI", ci), ("EMBNORM_SLURM_TEST", opt_out)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    with pytest.raises(outcome, match="cannot"):
+        unavailable("SLURM cannot be installed here (not root)")
+

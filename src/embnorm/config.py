@@ -19,6 +19,8 @@ import itertools
 import json
 from typing import Any
 
+from embnorm.data.splits import KNOWN_SIZES, law_problem
+from embnorm.data.synthetic import SyntheticSpec
 from embnorm.errors import EmbnormError
 
 FACTORS = ("model", "optimizer", "mitigation", "dataset", "seed")
@@ -27,6 +29,8 @@ MITIGATION_KEYS = ("cut", "cut_scope", "gradscale", "weight_decay", "lr_scale", 
 DERIVED = ("run_id", "source", "ood", "imbalanced", "base_seed", "lr")
 BACKBONE_ABBREVIATIONS = {"small": "small", "resnet18": "r18", "resnet50": "r50"}
 PATTERN_CHARS = "*?["
+# Optimizer keys that set the learning rate rather than becoming `<optimizer>_<key>` hyper-parameters.
+OPTIMIZER_LR_KEYS = ("lr_per_256", "lr_scale", "warmup_epochs")
 
 
 class ConfigError(EmbnormError, ValueError):
@@ -53,6 +57,29 @@ def check_references(config: dict) -> None:
         factor = where.rsplit(".", 1)[1]
         if value not in defined[factor]:
             raise ConfigError(f"{where}: '{value}' is not defined under {factor}s; defined: {sorted(defined[factor])}")
+
+
+def _parent_sizes(spec: dict) -> tuple[int, int | None] | None:
+    """(classes, smallest class's train images) of a source dataset when the config fixes them, else None."""
+    if spec.get("source") == "synthetic":
+        synthetic = SyntheticSpec(**spec.get("synthetic", {}))
+        return synthetic.classes, synthetic.n_train // synthetic.classes
+    return KNOWN_SIZES.get(spec.get("source"))
+
+
+def check_imbalance_laws(config: dict) -> None:
+    """Every imbalanced dataset's law leaves each class of its parent at least one training image, checked before
+    planning wherever the parent's class count (and, for an unset n_max, its smallest class) is known; the split
+    stage checks the rest on the prepared labels (embnorm.data.splits)."""
+    for name, spec in config["datasets"].items():
+        sizes = _parent_sizes(config["datasets"][spec["parent"]]) if "parent" in spec else None
+        if sizes is None:
+            continue
+        classes, smallest = sizes
+        n_max = spec["imbalance"].get("n_max", smallest)
+        problem = law_problem(name, n_max, spec["imbalance"]["base"], classes) if n_max is not None else None
+        if problem:
+            raise ConfigError(problem)
 
 
 def source_of(config: dict, dataset: str) -> str:
@@ -116,23 +143,35 @@ def _override_sources(config: dict, run: str) -> list[tuple[str, dict]]:
     return found
 
 
+def mitigation_lr_scale(scale: float | dict, optimizer: str) -> float:
+    """A mitigation's learning-rate factor under `optimizer`: a number applies under every optimizer, a mapping
+    ({sgd: 0.1667, adam: 1.0}) per optimizer, 1 for one it leaves out. GradScale's lr / 6 offsets the larger
+    per-sample gradients under SGD; Adam normalises the gradient scale away, so the presets do not compound it there
+    (docs/training.md)."""
+    if isinstance(scale, dict):
+        return float(scale.get(optimizer, 1.0))
+    return float(scale)
+
+
 def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
     """All hyper-parameters of one run, in the order they are applied: model, optimizer, train, mitigation
     (with its per-model values), overrides (patterns first, then the run's own)."""
     model, optimizer, mitigation = factors["model"], factors["optimizer"], factors["mitigation"]
     params: dict[str, Any] = dict(factors)
     params.update(config["models"][model])
-    params.update({f"{optimizer}_{k}": v for k, v in config["optimizers"][optimizer].items()
-                   if k not in ("lr_scale", "warmup_epochs")})
-    params["lr_scale"] = config["optimizers"][optimizer]["lr_scale"]
-    params["warmup_epochs"] = config["optimizers"][optimizer]["warmup_epochs"]
+    opt = config["optimizers"][optimizer]
+    params.update({f"{optimizer}_{k}": v for k, v in opt.items() if k not in OPTIMIZER_LR_KEYS})
+    if opt.get("lr_per_256") is not None:  # the optimizer's own base rate (Adam's conventional 1e-3) replaces SGD's
+        params["lr_per_256"] = opt["lr_per_256"]
+    params["lr_scale"] = opt["lr_scale"]
+    params["warmup_epochs"] = opt["warmup_epochs"]
     params.update(config["train"])
     params.update({"cut": 1.0, "cut_scope": "all", "gradscale": 0.0})
 
     spec = config["mitigations"][mitigation]
     for key in MITIGATION_KEYS:
         if key == "lr_scale" and key in spec:
-            params["lr_scale"] *= spec[key]
+            params["lr_scale"] *= mitigation_lr_scale(spec[key], optimizer)
         elif key in spec:
             params[key] = spec[key]
     per_model = spec.get("per_model", {}).get(model, {})
@@ -155,6 +194,7 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
 def run_table(config: dict) -> list[dict[str, Any]]:
     """Every run of the config, with its resolved hyper-parameters, in a stable order (grid order, then includes)."""
     check_references(config)
+    check_imbalance_laws(config)
     runs = [resolve_run(config, f) for f in _factor_combinations(config)]
     if not runs:
         raise ConfigError("grid/exclude/include: the config defines no run (every grid run is excluded)")

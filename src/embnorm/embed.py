@@ -3,8 +3,9 @@
 One job per run (`embed_run`) loads the model once and writes every split the analyses read (`config.role_datasets`:
 the source's train and test, and the OOD partner's) into `results/runs/<run>/embeddings/<dataset>-<split>.npz`.
 
-Every sample in original order (no drop_last), model in eval mode, no augmentation. Norms are computed in fp32 before
-any downcast; features of width >= 512 are stored as float16 (they are large), narrower ones as float32.
+Every sample in original order (no drop_last), model in eval mode, no augmentation, features computed in fp32 with
+autocast off whatever the run's `amp` (monitor.embed_batches). Norms are computed in fp32 before any downcast;
+features of width >= 512 are stored as float16 (they are large), narrower ones as float32.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def embed_split(model: SSLModel, params: dict, split: Split, out_path, trained_o
     chunks = {layer: [] for layer in layers}
     for start in range(0, len(split.labels), 4096):  # bounded host memory for large splits
         images = torch.from_numpy(np.asarray(split.images[start:start + 4096])).to(device)
-        feats = embed_batches(model, images, layers, batch_size, amp=params["amp"])
+        feats = embed_batches(model, images, layers, batch_size)
         for layer in layers:
             chunks[layer].append(feats[layer].cpu())
     for layer in layers:

@@ -6,11 +6,14 @@ per class at the end of training (so that "mitigations help most on imbalanced d
   difference to the group's baseline (mitigation without cut, GradScale or a changed weight decay) at that epoch.
 - class_table: from the final embeddings, per run and class: the number of ID-train images the run saw, their mean norm
   (layer `analysis.layer`), and the test kNN accuracy of that class recomputed with the monitor's protocol (bank: the
-  trained-on ID-train backbone features; queries: the ID-test backbone features).
+  trained-on ID-train backbone features; queries: the ID-test backbone features). A class the run trained on no image
+  of has no mean norm: it is left out with a logged warning, never kept as a silent NaN.
 - minority_majority: per imbalanced run, classes split at the median class size into minority and majority halves.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pandas as pd
@@ -20,6 +23,7 @@ from embnorm.analysis.common import GROUP_COLUMNS, load_embeddings, norms, run_c
 from embnorm.analysis.stats import spearman
 from embnorm.train.knn import knn_predict
 
+log = logging.getLogger(__name__)
 KNN_FEATURES = "backbone"  # the training monitor's features (paper-reference §6.4)
 
 
@@ -55,8 +59,12 @@ def class_rows(params: dict, layer: str) -> list[dict]:
     rows = []
     for c in range(num_classes):
         in_train, in_test = train["labels"] == c, test["labels"] == c
+        if not in_train.any():  # no mean norm exists; a NaN row would silently turn C10's Spearman into NaN
+            log.warning("%s: class %d skipped in the class table: the run trained on no image of it (%d test images)",
+                        params["run_id"], c, int(in_test.sum()))
+            continue
         rows.append({**run_columns(params), "class": c, "n_train": int(in_train.sum()), "n_test": int(in_test.sum()),
-                     "train_norm_mean": float(train_norms[in_train].mean()) if in_train.any() else np.nan,
+                     "train_norm_mean": float(train_norms[in_train].mean()),
                      "test_knn_acc": float(correct[in_test].mean()) if in_test.any() else np.nan,
                      "run_test_knn_acc": float(correct.mean()), "layer": layer})
     return rows

@@ -56,6 +56,6 @@ def write_human_labels(dataset: str, spec: dict) -> None:
 
 def write_imbalanced_split(dataset: str, parent: str, base: float, n_max: int | None) -> None:
     train = fmt.read_split(parent, "train")
-    indices, audit = splits.imbalanced_indices(train.labels, train.num_classes, base, n_max)
+    indices, audit = splits.imbalanced_indices(train.labels, train.num_classes, base, n_max, dataset)
     io.write_npy(paths.fmt(paths.SPLIT_INDICES, dataset=dataset), indices.astype(np.int64))
     io.write_tsv(paths.fmt(paths.SPLIT_AUDIT, dataset=dataset), audit)

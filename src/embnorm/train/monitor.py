@@ -3,6 +3,9 @@
 The kNN protocol is the authors' monitor with unaugmented images: k nearest train images by cosine similarity of
 backbone features, votes weighted exp(sim / t), model in eval mode, float32 features. The protocol string is written
 beside every number in metrics.tsv.
+
+Features are computed in float32 with autocast off, even when training runs under bf16 autocast (`amp`): every
+norm, kNN accuracy and embedding an analysis reads is then an fp32 number, as the protocol string says.
 """
 
 from __future__ import annotations
@@ -14,20 +17,20 @@ import torch
 from embnorm.monitor import norm_stats
 from embnorm.train.augment import to_float
 from embnorm.train.knn import knn_accuracy
-from embnorm.train.step import autocast
 
 KNN_FEATURES = "backbone"
 
 
 @torch.no_grad()
-def embed_batches(model, images_uint8: torch.Tensor, layers, batch_size: int = 512, amp: bool = False):
-    """Features of unaugmented images (model in eval mode), float32, in input order."""
+def embed_batches(model, images_uint8: torch.Tensor, layers, batch_size: int = 512):
+    """Features of unaugmented images (model in eval mode), computed in float32 (autocast off, also inside an
+    autocast region), in input order."""
     was_training = model.training
     model.eval()
     out = {layer: [] for layer in layers}
     for start in range(0, len(images_uint8), batch_size):
         x = to_float(images_uint8[start:start + batch_size])
-        with autocast(x.device, amp):
+        with torch.autocast(x.device.type, enabled=False):
             feats = model(x)
         for layer in layers:
             out[layer].append(feats[layer].float())
@@ -72,16 +75,15 @@ class Monitor:
         return epoch % self.params["knn_every"] == 0 or epoch == self.params["epochs"]
 
     def evaluate(self, model, epoch: int) -> dict[str, float]:
-        amp = self.params["amp"]
         if epoch == 0:
             model = with_data_bn_statistics(model, self.probe)
         row: dict[str, float] = {}
-        feats = embed_batches(model, self.probe, self.layers, amp=amp)
+        feats = embed_batches(model, self.probe, self.layers)
         for layer in self.layers:
             row.update({f"{layer}_{k}": v for k, v in norm_stats(feats[layer]).items()})
         if self.knn_due(epoch):
-            bank = embed_batches(model, self.bank, [KNN_FEATURES], amp=amp)[KNN_FEATURES]
-            queries = embed_batches(model, self.queries, [KNN_FEATURES], amp=amp)[KNN_FEATURES]
+            bank = embed_batches(model, self.bank, [KNN_FEATURES])[KNN_FEATURES]
+            queries = embed_batches(model, self.queries, [KNN_FEATURES])[KNN_FEATURES]
             row["knn_acc"] = knn_accuracy(bank, self.bank_labels, queries, self.query_labels, self.params["knn_k"],
                                           self.params["knn_temperature"], self.num_classes)
         return row

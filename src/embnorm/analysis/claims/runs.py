@@ -33,16 +33,23 @@ def baseline(frame: pd.DataFrame, default_wd: dict, imbalanced: bool | None = No
 
 
 def c5(training: pd.DataFrame, default_wd: dict) -> dict:
+    """Read on standard training (§7.1 amendment): unmitigated runs (no cut, no GradScale) with the model's default
+    weight decay decide; mitigated runs with the default weight decay are listed beside them, outside the verdict."""
     text, statistic = ("Norms grow during SSL training",
                        "per run: final / initial mean projector norm (fixed probe batch of ID-train images)")
-    threshold = f"> {num(C5_MIN_GROWTH)} in every run with the model's default weight decay"
-    runs = training[np.isclose(training.weight_decay.astype(float), training.model.map(default_wd))]
+    threshold = f"> {num(C5_MIN_GROWTH)} in every unmitigated run with the model's default weight decay"
+    default = training[np.isclose(training.weight_decay.astype(float), training.model.map(default_wd))]
+    unmitigated = is_baseline(default, default_wd).to_numpy(bool)
+    runs, mitigated = default[unmitigated], default[~unmitigated]
+    beside = ("mitigated, not in the verdict: " + "; ".join(f"{r.run_id}: {num(r.norm_growth)}"
+                                                           for r in mitigated.itertuples())) if len(mitigated) else ""
     if runs.empty:
-        return row("C5", text, statistic, threshold, holds=None, reason="no run uses its model's default weight decay")
-    return row("C5", text, statistic, threshold,
-               value="; ".join(f"{r.run_id}: {num(r.norm_growth)}" for r in runs.itertuples()),
+        return row("C5", text, statistic, threshold, value=beside, holds=None,
+                   reason="no unmitigated run (no cut, no GradScale) uses its model's default weight decay")
+    value = "; ".join(f"{r.run_id}: {num(r.norm_growth)}" for r in runs.itertuples())
+    return row("C5", text, statistic, threshold, value=value + (f" | {beside}" if beside else ""),
                spread=f"min {num(runs.norm_growth.min())}, max {num(runs.norm_growth.max())}",
-               n=f"{len(runs)} runs ({', '.join(sorted(runs.model.unique()))})",
+               n=f"{len(runs)} unmitigated runs ({', '.join(sorted(runs.model.unique()))})",
                holds=bool((runs.norm_growth > C5_MIN_GROWTH).all()))
 
 
@@ -111,25 +118,35 @@ def c8(knn_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dic
 
 
 def c9(human_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dict:
+    """Two halves, each needed (§7.1 amendment): agreement with human labels on ID train, and CIFAR-10H-style label
+    entropy on ID test. A half with no baseline group is `not measured`, and the reason names it; an empty half
+    never passes vacuously."""
     text = "The norm tracks human confidence (Fig. 4 middle/right)"
     statistic = "per-sample Spearman(norm, human label = clean label) on ID train; Spearman(norm, CIFAR-10H-style " \
                 "label entropy) on ID test"
     threshold = f"the first > {num(C9_AGREEMENT_MIN)} and the second < {num(C9_ENTROPY_MAX)}, each with its CI " \
-                "excluding 0, in every baseline group that has them"
+                "excluding 0, in every baseline group that has them; both halves measured"
     stats = baseline(human_stats, default_wd, imbalanced=False)
     agree = stats[stats.measure == "human_agreement"] if not stats.empty else stats
     entropy = stats[stats.measure == "human_entropy"] if not stats.empty else stats
-    if agree.empty:
+    if agree.empty and entropy.empty:
         return row("C9", text, statistic, threshold, holds=None,
                    reason="no baseline run on a balanced dataset with human labels (datasets.<name>.human_labels)")
+    (va, sa, na), (ve, se, ne) = _correlation_parts(agree), _correlation_parts(entropy)
+    value = f"agreement: {va or 'not measured'} | entropy: {ve or 'not measured'}"
+    spread = f"agreement: {sa or 'n/a'} | entropy: {se or 'n/a'}"
+    n = f"agreement: {na or 0} | entropy: {ne or 0}"
+    missing = [half for half, frame in (("agreement (human labels on ID train)", agree),
+                                        ("entropy (CIFAR-10H-style labels on ID test)", entropy)) if frame.empty]
+    if missing:
+        return row("C9", text, statistic, threshold, value, spread, n, holds=None,
+                   reason=f"the {missing[0]} half is not measured (no baseline group has it); the other half alone "
+                          "does not decide")
     holds = bool(((agree.rho > C9_AGREEMENT_MIN) & (agree.rho_ci_lo > 0)).all()
                  and ((entropy.rho < C9_ENTROPY_MAX) & (entropy.rho_ci_hi < 0)).all())
-    (va, sa, na), (ve, se, _) = _correlation_parts(agree), _correlation_parts(entropy)
-    reason = _chance_note(training, agree)
-    if entropy.empty:
-        reason = "no CIFAR-10H-style test labels; agreement only. " + reason
-    return row("C9", text, statistic, threshold, value=f"agreement: {va} | entropy: {ve or 'n/a'}",
-               spread=f"agreement: {sa} | entropy: {se or 'n/a'}", n=na, holds=holds, reason=reason)
+    return row("C9", text, statistic, threshold, value, spread, n, holds=holds,
+               reason=_chance_note(training, pd.concat([agree, entropy]).drop_duplicates(
+                   ["model", "optimizer", "dataset", "mitigation"])))
 
 
 def c10(classes: pd.DataFrame, default_wd: dict) -> dict:
