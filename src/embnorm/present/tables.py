@@ -20,7 +20,8 @@ def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-VERDICT_COLOURS = {"supported": "#d9f2d9", "not supported": "#f8d7d3", "not measured": "#ececec"}
+VERDICT_COLOURS = {"supported": "#d9f2d9", "not supported": "#f8d7d3", "inconclusive": "#fff2cc",
+                   "not measured": "#ececec"}
 
 
 def to_html(frame: pd.DataFrame, title: str) -> str:
