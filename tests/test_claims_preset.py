@@ -5,6 +5,7 @@ its rule needs (runs and >= 3 seeds), judged without training by the run selecti
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 
 import pytest
@@ -82,3 +83,31 @@ def test_snakemake_plans_the_preset(workflow):
     shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
     jobs = workflow.planned_jobs("--configfile", str(PRESET))
     assert {rule: jobs[rule] for rule in ("train", "embed", "claims")} == {"train": 45, "embed": 45, "claims": 1}
+
+
+def test_the_claims_table_says_in_one_line_which_claims_this_config_cannot_decide(tmp_path):
+    """`embnorm claims --runs results/runs.tsv`: the Markdown and HTML tables carry the line, derived from the run
+    table of the config (here the default study's), not from a list."""
+    import html
+
+    import pandas as pd
+
+    from embnorm import io
+    from embnorm.cli import main
+    from test_analysis_claims import WD, good_tables
+
+    config = validated(default_config())
+    io.write_tsv(tmp_path / "runs.tsv", pd.DataFrame(run_table(config)))
+    argv = ["claims"]
+    for key, frame in good_tables().items():
+        io.write_tsv(tmp_path / f"{key}.tsv", frame)
+        argv += ["--table", f"{key}={tmp_path / key}.tsv"]
+    argv += ["--default-weight-decay", json.dumps(WD), "--resamples", "100", "--runs", str(tmp_path / "runs.tsv"),
+             "--human-sources", json.dumps(["synth", "synth_ood"]), "--tsv", str(tmp_path / "claims.tsv"),
+             "--md", str(tmp_path / "claims.md"), "--html", str(tmp_path / "claims.html")]
+    assert main(argv) == 0
+    line = needs_line(undecided(config))
+    assert "C11" in line and "C14" in line
+    assert (tmp_path / "claims.md").read_text().strip().splitlines()[-1] == line
+    assert f"<p>{html.escape(line)}</p>" in (tmp_path / "claims.html").read_text()
+    assert "Claims this configuration" not in (tmp_path / "claims.tsv").read_text()
