@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from embnorm.analysis.claims.mitigations import GROUP, mitigation_pairs
-from embnorm.analysis.claims.runs import baseline, missing_directions, sweeps_by_model
-from embnorm.analysis.claims.runs import C13_MIN_VALUES
+from embnorm.analysis.claims.runs import C13_MIN_VALUES, baseline, missing_directions, sweeps_by_model
 from embnorm.analysis.claims.verdict import MIN_SEEDS
 from embnorm.analysis.common import RUN_COLUMNS
 from embnorm.analysis.growth import weight_decay_sweep
@@ -82,13 +81,17 @@ def undecided_claims(runs: list[dict] | pd.DataFrame, default_wd: dict, human_so
 
 
 def _c12_balance(training: pd.DataFrame, default_wd: dict) -> str:
-    """C12's last condition needs GradScale pairs on an imbalanced dataset and on its balanced parent."""
+    """C12's last condition needs GradScale pairs on an imbalanced dataset and on its balanced parent (same model and
+    mitigation), paired by seed: as `mitigations.c12` matches them."""
     pairs = mitigation_pairs(training, default_wd, "sgd", ("gradscale",))
-    imbalanced = pairs[pairs.imbalanced.astype(bool)]
-    parents = set(zip(pairs[~pairs.imbalanced.astype(bool)].model, pairs[~pairs.imbalanced.astype(bool)].dataset))
-    if not any((m, s) in parents for m, s in zip(imbalanced.model, imbalanced.source)):
+    imbalanced = pairs.imbalanced.astype(bool)
+    per_seed = pairs[imbalanced].merge(pairs[~imbalanced], left_on=["model", "mitigation", "source", "seed"],
+                                       right_on=["model", "mitigation", "dataset", "seed"], suffixes=("", "_bal"))
+    if per_seed.empty:
         return "needs GradScale/baseline pairs on both an imbalanced dataset and its balanced parent"
-    return ""
+    sizes = per_seed.groupby(["model", "mitigation", "dataset", "dataset_bal"], sort=False).size()
+    return "; ".join(f"{m} {g} {d} vs {b}: {n} seed(s), the rule needs >= {MIN_SEEDS}"
+                     for (m, g, d, b), n in sizes.items() if n < MIN_SEEDS)
 
 
 def needs_line(gaps: dict[str, str], preset: str = "config/claims.yaml") -> str:
