@@ -22,7 +22,7 @@ from __future__ import annotations
 import pandas as pd
 
 from embnorm.analysis.claims.runs import baseline
-from embnorm.analysis.claims.verdict import make_inconclusive, num
+from embnorm.analysis.claims.verdict import NOT_MEASURED, make_inconclusive, num
 
 READ_GATE_MIN_GAIN = 0.05  # final minus initial test kNN accuracy (fractions) in every run the claim reads
 CONFIDENCE_CLAIMS = {"C7": False, "C8": False, "C9": False, "C10": True}  # claim -> reads imbalanced runs
@@ -51,7 +51,7 @@ def gated(claim_row: dict, training: pd.DataFrame, default_wd: dict) -> dict:
     if claim_row["claim"] not in CONFIDENCE_CLAIMS:
         return claim_row
     passed, note = read_gate(training, default_wd, CONFIDENCE_CLAIMS[claim_row["claim"]])
-    if not note:
+    if not note or claim_row["verdict"] == NOT_MEASURED:
         return claim_row
     if not passed:
         return make_inconclusive(claim_row, note)
