@@ -278,6 +278,7 @@ rule claims:
         "../../envs/embnorm.yaml"
     input:
         **CLAIM_TABLES,
+        runs=paths.RUNS_TABLE,  # which claims this config can decide, from its run table (claims/plan.py)
     output:
         tsv=TSV["claims"],
         md=MD["claims"],
@@ -286,10 +287,12 @@ rule claims:
         code=ANALYSIS_CODE,
         tables=" ".join(f"--table {key}={path}" for key, path in CLAIM_TABLES.items()),
         default_wd=DEFAULT_WEIGHT_DECAY,
+        human=json_arg(HUMAN_SOURCES),
         resamples=ANALYSIS["bootstrap"],
         seed=config["seed"],
     log:
         paths.fmt(paths.LOGS, name="claims"),
     shell:
         "embnorm claims {params.tables} --default-weight-decay {params.default_wd} --resamples {params.resamples} "
-        "--seed {params.seed} --tsv {output.tsv} --md {output.md} --html {output.html} > {log} 2>&1"
+        "--seed {params.seed} --runs {input.runs} --human-sources {params.human} "
+        "--tsv {output.tsv} --md {output.md} --html {output.html} > {log} 2>&1"

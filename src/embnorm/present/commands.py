@@ -108,6 +108,7 @@ def cmd_weight_decay(args):
 
 def cmd_claims(args):
     from embnorm.analysis.claims import TABLES, check_claims
+    from embnorm.analysis.claims.plan import needs_line, undecided_claims
     from embnorm.present.tables import write_table
 
     given = dict(args.table)
@@ -116,7 +117,11 @@ def cmd_claims(args):
         raise io.ArtifactError(f"claims: unknown table key(s) {unknown}; expected {list(TABLES)}")
     tables = {key: read_table(path) for key, path in given.items()}
     claims = check_claims(tables, args.default_weight_decay, args.resamples, args.seed)
-    write_table(claims, args.tsv, args.md, args.html, title="Claims check (pre-registered rules, paper-reference §7.1)")
+    note = ""
+    if args.runs:  # one line: the claims this config cannot decide (missing runs or seeds), from its run table
+        note = needs_line(undecided_claims(read_table(args.runs), args.default_weight_decay, args.human_sources))
+    write_table(claims, args.tsv, args.md, args.html, title="Claims check (pre-registered rules, paper-reference §7.1, "
+                "amended 2026-11-30)", note=note)
 
 
 def read_table(path):
@@ -208,5 +213,9 @@ def add_subcommands(sub) -> None:
     p.add_argument("--default-weight-decay", dest="default_weight_decay", type=_json, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resamples", type=int, default=1000)
+    p.add_argument("--runs", help="the run table (results/runs.tsv): the tables then say which claims this config "
+                                  "cannot decide")
+    p.add_argument("--human-sources", dest="human_sources", type=_json, default=[],
+                   help="JSON list of the source datasets with human labels")
     _outputs(p, "tsv", "md", "html")
     p.set_defaults(func=cmd_claims)

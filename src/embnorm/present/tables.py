@@ -20,11 +20,13 @@ def to_markdown(frame: pd.DataFrame, digits: int = 4) -> str:
     return "\n".join([header, rule, *body]) + "\n"
 
 
-VERDICT_COLOURS = {"supported": "#d9f2d9", "not supported": "#f8d7d3", "not measured": "#ececec"}
+VERDICT_COLOURS = {"supported": "#d9f2d9", "not supported": "#f8d7d3", "inconclusive": "#fff2cc",
+                   "not measured": "#ececec"}
 
 
-def to_html(frame: pd.DataFrame, title: str) -> str:
-    """A self-contained HTML page of a table (the report shows HTML inline); rows coloured by a `verdict` column."""
+def to_html(frame: pd.DataFrame, title: str, note: str = "") -> str:
+    """A self-contained HTML page of a table (the report shows HTML inline); rows coloured by a `verdict` column,
+    `note` a paragraph above the table."""
     import html
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
@@ -36,13 +38,15 @@ def to_html(frame: pd.DataFrame, title: str) -> str:
     style = ("body{font-family:sans-serif;font-size:13px} table{border-collapse:collapse} "
              "td,th{border:1px solid #bbb;padding:4px;vertical-align:top;text-align:left}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h2>{html.escape(title)}</h2><table><tr>{head}</tr>"
+            f"<style>{style}</style></head><body><h2>{html.escape(title)}</h2>"
+            + (f"<p>{html.escape(note)}</p>" if note else "") + f"<table><tr>{head}</tr>"
             + "".join(body) + "</table></body></html>\n")
 
 
-def write_table(frame: pd.DataFrame, tsv_path, md_path=None, html_path=None, title: str = "") -> None:
+def write_table(frame: pd.DataFrame, tsv_path, md_path=None, html_path=None, title: str = "", note: str = "") -> None:
+    """TSV (the frame only), Markdown and HTML (with `note`, one line for readers, below and above the table)."""
     io.write_tsv(tsv_path, frame)
     if md_path:
-        io.write_text(md_path, to_markdown(frame))
+        io.write_text(md_path, to_markdown(frame) + (f"\n{note}\n" if note else ""))
     if html_path:
-        io.write_text(html_path, to_html(frame, title))
+        io.write_text(html_path, to_html(frame, title, note))

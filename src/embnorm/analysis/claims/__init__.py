@@ -1,8 +1,11 @@
-"""The claims check: one row per claim C1-C14 of paper-reference §7, each judged by its pre-registered rule (§7.1).
+"""The claims check: one row per claim C1-C14 of paper-reference §7, each judged by its pre-registered rule (§7.1
+and its amendment of 2026-11-30).
 
 `check_claims` reads only the tables the other analyses wrote, so the verdict logic is testable on constructed tables
 and never retrains or re-embeds anything. A claim whose runs are absent from the config is `not measured`, with the
-reason; it never raises.
+reason; one the runs cannot decide is `inconclusive`, with the reason; it never raises. The confidence claims C7-C10
+pass their read-gate (`gate.py`) first. `plan.undecided_claims` answers from the run table alone, before training,
+which claims a config can decide.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import pandas as pd
 
 from embnorm.analysis.claims import mitigations, runs, theory
-from embnorm.analysis.claims.verdict import COLUMNS, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
+from embnorm.analysis.claims.gate import gated
+from embnorm.analysis.claims.verdict import COLUMNS, INCONCLUSIVE, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
 
-__all__ = ["check_claims", "TABLES", "COLUMNS", "SUPPORTED", "NOT_SUPPORTED", "NOT_MEASURED"]
+__all__ = ["check_claims", "TABLES", "COLUMNS", "SUPPORTED", "NOT_SUPPORTED", "NOT_MEASURED", "INCONCLUSIVE"]
 
 # The tables check_claims reads, by key.
 TABLES = ("gradients", "gd_norms", "convergence_norm", "convergence_angle", "imbalance_norms", "imbalance_density",
@@ -34,12 +38,12 @@ def check_claims(tables: dict[str, pd.DataFrame], default_weight_decay: dict[str
         runs.c5(t["training"], wd),
         theory.c6(t["imbalance_norms"], t["imbalance_density"], resamples, seed),
         runs.c7(t["norm_vs_ood"], wd),
-        runs.c8(t["knn_spearman"], t["training"], wd),
+        runs.c8(t["knn_spearman"], wd),
         runs.c9(t["human_spearman"], t["training"], wd),
         runs.c10(t["class_metrics"], wd),
         mitigations.c11(t["training"], wd, resamples, seed),
         mitigations.c12(t["training"], wd, resamples, seed),
-        runs.c13(t["weight_decay"]),
+        runs.c13(t["weight_decay"], sorted(t["training"].model.unique())),
         mitigations.c14(t["training"], wd, resamples, seed),
     ]
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return pd.DataFrame([gated(r, t["training"], wd) for r in rows], columns=list(COLUMNS))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from embnorm.analysis.claims.verdict import ci, num, row
+from embnorm.analysis.claims.verdict import Outcome, ci, ci_outcome, judge, num, row
 from embnorm.analysis.mitigation import is_baseline
 from embnorm.analysis.stats import spearman
 
@@ -21,6 +21,7 @@ C8_MIN_RHO = 0.0  # §7.1 C8: per-sample and within-class Spearman > 0 with the 
 C9_AGREEMENT_MIN, C9_ENTROPY_MAX = 0.0, 0.0  # §7.1 C9: agreement rho > 0, entropy rho < 0, each CI excluding 0
 C10_MIN_RHO = 0.0  # §7.1 C10: Spearman(class size, class mean norm) > 0 in every seed
 C13_RHO = -1.0  # §7.1 C13: final norm strictly decreasing in weight decay (Spearman = -1)
+C13_MIN_VALUES = 3  # a sweep C13 reads has >= 3 weight decays (§7 names four; with two, Spearman is +-1 by construction)
 
 
 def baseline(frame: pd.DataFrame, default_wd: dict, imbalanced: bool | None = None) -> pd.DataFrame:
@@ -53,10 +54,16 @@ def c5(training: pd.DataFrame, default_wd: dict) -> dict:
                holds=bool((runs.norm_growth > C5_MIN_GROWTH).all()))
 
 
+def missing_directions(directions: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The reverse OOD directions (B trained, A as OOD) not trained for each trained (A, B); §5.1 trains both."""
+    return sorted({(b, a) for a, b in directions} - set(directions))
+
+
 def c7(ood: pd.DataFrame, default_wd: dict) -> dict:
     text = "OOD inputs have smaller norms than ID inputs (Fig. 3)"
     statistic = "per run: mean norm of OOD train and OOD test / ID-train mean, vs ID test / ID-train mean; AUROC"
-    threshold = f"both OOD ratios < {num(C7_MAX_RATIO)} and below the ID-test ratio, in every seed and direction"
+    threshold = f"both OOD ratios < {num(C7_MAX_RATIO)} and below the ID-test ratio, in every seed, for both " \
+                "directions (A -> B and B -> A)"
     runs = baseline(ood, default_wd, imbalanced=False)
     runs = runs[runs.run_id.isin(runs[runs.role == "ood_test"].run_id)] if not runs.empty else runs
     if runs.empty:
@@ -72,10 +79,14 @@ def c7(ood: pd.DataFrame, default_wd: dict) -> dict:
         parts.append(f"{f.model.iloc[0]} {f.train_dataset.iloc[0]}->{f[f.role == 'ood_test'].dataset.iloc[0]} "
                      f"s{f.seed.iloc[0]}: OOD train {num(ratio.ood_train)}, OOD test {num(ratio.ood_test)}, "
                      f"ID test {num(ratio.id_test)}, AUROC {num(auroc)}")
-    directions = runs.groupby(["train_dataset"]).ngroups
-    return row("C7", text, statistic, threshold, value="; ".join(parts),
-               n=f"{runs.run_id.nunique()} runs, {directions} trained direction(s)", holds=ok,
-               reason="" if directions > 1 else "only one direction is trained in this config")
+    tests = runs[runs.role == "ood_test"]
+    directions = set(zip(tests.train_dataset, tests.dataset))
+    n = f"{runs.run_id.nunique()} runs, {len(directions)} trained direction(s)"
+    missing = missing_directions(directions)
+    if missing and ok:  # a failed direction refutes the claim; a missing one leaves it unmeasured
+        return row("C7", text, statistic, threshold, value="; ".join(parts), n=n, holds=None,
+                   reason="the reverse direction is not trained: " + ", ".join(f"{a} -> {b}" for a, b in missing))
+    return row("C7", text, statistic, threshold, value="; ".join(parts), n=n, holds=ok)
 
 
 def _correlation_parts(stats: pd.DataFrame, columns=("rho", "rho_within")) -> tuple[str, str, str]:
@@ -103,7 +114,13 @@ def _chance_note(training: pd.DataFrame, stats: pd.DataFrame) -> str:
             + "; ".join(notes) + ")") if notes else ""
 
 
-def c8(knn_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dict:
+def correlation_outcomes(stats: pd.DataFrame, column: str, threshold: float, above: bool) -> list[Outcome]:
+    """Per group: the statistic's CI above (or below) the threshold; a CI containing 0 and the threshold is undecided."""
+    return [ci_outcome(f"{r.model} {r.optimizer} / {r.dataset} {column}", getattr(r, column + "_ci_lo"),
+                       getattr(r, column + "_ci_hi"), threshold, above) for r in stats.itertuples()]
+
+
+def c8(knn_stats: pd.DataFrame, default_wd: dict) -> dict:
     text = "The norm predicts kNN correctness (Fig. 4 left)"
     statistic = "per-sample Spearman(norm, leave-one-out kNN correct) on ID train, and its within-class mean"
     threshold = f"both > {num(C8_MIN_RHO)} with CI above {num(C8_MIN_RHO)} in every baseline group; the bucket " \
@@ -112,9 +129,9 @@ def c8(knn_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dic
     if stats.empty:
         return row("C8", text, statistic, threshold, holds=None, reason="no baseline run on a balanced dataset")
     value, spread, n = _correlation_parts(stats)
-    holds = bool(((stats.rho > C8_MIN_RHO) & (stats.rho_ci_lo > C8_MIN_RHO) & (stats.rho_within > C8_MIN_RHO)
-                  & (stats.rho_within_ci_lo > C8_MIN_RHO)).all())
-    return row("C8", text, statistic, threshold, value, spread, n, holds, _chance_note(training, stats))
+    holds, undecided = judge(correlation_outcomes(stats, "rho", C8_MIN_RHO, above=True)
+                             + correlation_outcomes(stats, "rho_within", C8_MIN_RHO, above=True))
+    return row("C8", text, statistic, threshold, value, spread, n, holds, inconclusive=undecided)
 
 
 def c9(human_stats: pd.DataFrame, training: pd.DataFrame, default_wd: dict) -> dict:
@@ -164,21 +181,38 @@ def c10(classes: pd.DataFrame, default_wd: dict) -> dict:
                holds=all(v > C10_MIN_RHO for v in per_run.values()))
 
 
-def c13(sweep: pd.DataFrame) -> dict:
+def sweeps_by_model(sweep: pd.DataFrame) -> dict[str, list[str]]:
+    """The sweeps C13 reads, by model: those with >= C13_MIN_VALUES distinct weight decays."""
+    if sweep.empty:
+        return {}
+    sizes = sweep.groupby(["model", "sweep"], sort=False).weight_decay.nunique()
+    kept = sizes[sizes >= C13_MIN_VALUES].reset_index()
+    return {m: f.sweep.tolist() for m, f in kept.groupby("model", sort=False)}
+
+
+def c13(sweep: pd.DataFrame, models: list[str]) -> dict:
+    """`models`: the models the config trains; the rule reads the sweep of each (§7.1 C13)."""
     text = "Weight decay limits norm growth"
     statistic = "per weight-decay sweep (runs equal but for weight decay): Spearman(weight decay, final mean " \
                 "projector norm)"
-    threshold = f"= {num(C13_RHO)} (strictly decreasing) in every sweep"
-    if sweep.empty:
+    threshold = f"= {num(C13_RHO)} (strictly decreasing) in every sweep of >= {C13_MIN_VALUES} weight decays, " \
+                "for each model"
+    read = sweeps_by_model(sweep)
+    if not read:
         return row("C13", text, statistic, threshold, holds=None,
-                   reason="no weight-decay sweep (runs that differ only in weight decay) in this config")
+                   reason=f"no weight-decay sweep of >= {C13_MIN_VALUES} values (runs that differ only in weight "
+                          "decay) in this config")
     parts, ok = [], True
-    for label, f in sweep.groupby("sweep", sort=False):
+    for label, f in sweep[sweep.sweep.isin([s for ss in read.values() for s in ss])].groupby("sweep", sort=False):
         f = f.sort_values("weight_decay")
         strictly = bool((np.diff(f.final_projector_norm.to_numpy()) < 0).all())
         ok &= strictly
         parts.append(f"{label}: rho {num(spearman(f.weight_decay, f.final_projector_norm))} ("
                      + ", ".join(f"wd {num(w)} -> {num(v)}" for w, v in zip(f.weight_decay, f.final_projector_norm))
                      + ")")
-    return row("C13", text, statistic, threshold, value="; ".join(parts),
-               n=f"{sweep.sweep.nunique()} sweep(s), {len(sweep)} runs", holds=ok)
+    n = f"{sum(map(len, read.values()))} sweep(s) ({', '.join(f'{m} {len(s)}' for m, s in read.items())})"
+    missing = sorted(set(models) - set(read))
+    if missing and ok:  # a failing sweep refutes the claim; a model without a sweep leaves it unmeasured
+        return row("C13", text, statistic, threshold, value="; ".join(parts), n=n, holds=None,
+                   reason=f"no weight-decay sweep of >= {C13_MIN_VALUES} values for {', '.join(missing)}")
+    return row("C13", text, statistic, threshold, value="; ".join(parts), n=n, holds=ok)

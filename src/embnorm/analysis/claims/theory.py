@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from embnorm.analysis.claims.verdict import ci, num, row
+from embnorm.analysis.claims.verdict import Outcome, ci, ci_outcome, judge, num, row
 from embnorm.analysis.simulations import CLAIM_NORMS, loglog_slope
 from embnorm.analysis.stats import correlation_summary, spearman
 
@@ -95,7 +95,8 @@ def c6(trajectories: pd.DataFrame, density: pd.DataFrame, resamples: int, seed: 
     summary = correlation_summary([{"x": f.knn_distance.to_numpy(), "y": f.norm.to_numpy(),
                                     "classes": f["class"].to_numpy()} for _, f in density.groupby("run")],
                                   resamples, seed)
-    holds = perfect >= needed and summary["rho"] < 0 and summary["rho_ci_hi"] < 0
+    holds, undecided = judge([Outcome(perfect >= needed),
+                              ci_outcome("density rho", summary["rho_ci_lo"], summary["rho_ci_hi"], 0.0, above=False)])
     return row("C6", "Frequent classes and dense regions get larger norms (imbalance and density simulations)",
                "imbalance simulation (4 classes 1:2:4:8, supervised InfoNCE): per run, Spearman(class count, final "
                "class mean norm); density: Spearman(k-NN distance, norm), mean over runs",
@@ -107,4 +108,4 @@ def c6(trajectories: pd.DataFrame, density: pd.DataFrame, resamples: int, seed: 
                       + ", ".join(num(v) for v in averaged.sort_values("count").norm),
                n=f"{len(per_run)} runs x {int(final['count'].sum() / len(per_run))} points, "
                  f"{int(trajectories.epoch.max())} epochs",
-               holds=bool(holds))
+               holds=holds, inconclusive=undecided)

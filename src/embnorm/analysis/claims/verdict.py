@@ -1,15 +1,31 @@
-"""One row of the claims table, and the three verdicts of the pre-registered rules (paper-reference §7.1).
+"""One row of the claims table, and the verdicts of the pre-registered rules (paper-reference §7.1 and its amendment
+of 2026-11-30).
 
 `supported` only if the rule holds; `not supported` if it was evaluated and fails; `not measured` (with the reason)
-if the configuration lacks what the rule needs. Numbers are formatted for reading; the TSV keeps the text as written.
+if the configuration lacks what the rule needs; `inconclusive` (with the reason) if the rule was evaluated but the run
+cannot decide it (amendment of 2026-11-30): a rule that needs >= 3 seeds has fewer, the CI of the deciding statistic
+contains both 0 and the rule's threshold, or a confidence claim's read-gate fails (`gate.py`).
+
+A rule is a conjunction of conditions (one per run group, statistic or half). Each condition is an `Outcome`: it
+holds, it fails, or it is undecided (and says why). `judge` combines them: one decided failure refutes the rule
+(`not supported`), else one undecided condition makes it `inconclusive`, else it is `supported`.
+
+    >>> judge([Outcome(True), Outcome(False, "bal: 2 seeds, the rule needs >= 3")])
+    (False, 'bal: 2 seeds, the rule needs >= 3')
+
+Numbers are formatted for reading; the TSV keeps the text as written.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
-SUPPORTED, NOT_SUPPORTED, NOT_MEASURED = "supported", "not supported", "not measured"
+SUPPORTED, NOT_SUPPORTED, NOT_MEASURED, INCONCLUSIVE = "supported", "not supported", "not measured", "inconclusive"
+VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_MEASURED)
 COLUMNS = ("claim", "claim_text", "statistic", "value", "threshold", "spread", "n", "verdict", "reason")
+AMENDMENT = "amendment of 2026-11-30"
+MIN_SEEDS = 3  # amendment: a rule that needs a CI over seeds needs >= 3 seeds; with fewer it is inconclusive
 
 
 def num(x, digits: int = 3) -> str:
@@ -22,14 +38,85 @@ def num(x, digits: int = 3) -> str:
 
 
 def ci(lo, hi) -> str:
-    return f"95% CI [{num(lo)}, {num(hi)}]"
+    """A 95% CI with its width, so that a reader sees the resolution of the statistic (amendment of 2026-11-30)."""
+    return f"95% CI [{num(lo)}, {num(hi)}] (width {num(hi - lo)})"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One condition of a rule: `holds`, and if the run cannot decide it, `undecided` says why (then `holds` is
+    not read)."""
+    holds: bool
+    undecided: str = ""
+
+
+def spans(lo: float, hi: float, threshold: float) -> bool:
+    """The CI contains both 0 and the rule's threshold: the data cannot tell 'no effect' from 'the effect the rule
+    asks for' (amendment of 2026-11-30). For a threshold of 0 this is a CI that contains 0."""
+    return lo <= min(0.0, threshold) and hi >= max(0.0, threshold)
+
+
+def ci_outcome(label: str, lo: float, hi: float, threshold: float, above: bool = True) -> Outcome:
+    """The rule 'CI above (or below) the threshold': holds if it is; undecided if the CI spans 0 and the threshold;
+    otherwise a decided failure."""
+    if (lo > threshold) if above else (hi < threshold):
+        return Outcome(True)
+    if spans(lo, hi, threshold):
+        return Outcome(False, f"{label}: the 95% CI [{num(lo)}, {num(hi)}] contains both 0 and the threshold "
+                              f"{num(threshold)}")
+    return Outcome(False)
+
+
+def mean_outcome(label: str, mean: float, lo: float, hi: float, threshold: float, strict: bool = False) -> Outcome:
+    """A rule on a mean ('mean >= threshold', or '>' if strict): holds if it does; a failure whose CI spans 0 and
+    the threshold is undecided. lo/hi may be nan (no CI), then a failure is decided."""
+    if mean > threshold or (mean == threshold and not strict):
+        return Outcome(True)
+    if not (math.isnan(lo) or math.isnan(hi)) and spans(lo, hi, threshold):
+        return Outcome(False, f"{label}: {num(mean)} fails the threshold {num(threshold)}, but its 95% CI "
+                              f"[{num(lo)}, {num(hi)}] contains both 0 and the threshold")
+    return Outcome(False)
+
+
+def seeds_outcome(label: str, seeds: int) -> Outcome | None:
+    """Undecided if a rule that needs >= MIN_SEEDS seeds has fewer, else None (the rule decides)."""
+    if seeds < MIN_SEEDS:
+        return Outcome(False, f"{label}: {seeds} seed(s), the rule needs >= {MIN_SEEDS}")
+    return None
+
+
+def judge(outcomes) -> tuple[bool, str]:
+    """(holds, why undecided): a decided failure refutes the rule; else any undecided condition leaves it
+    inconclusive; else it holds."""
+    outcomes = list(outcomes)
+    if any(not o.holds and not o.undecided for o in outcomes):
+        return False, ""
+    undecided = list(dict.fromkeys(o.undecided for o in outcomes if o.undecided))
+    return (not undecided), "; ".join(undecided)
 
 
 def row(claim: str, text: str, statistic: str, threshold: str, value: str = "", spread: str = "", n: str = "",
-        holds: bool | None = None, reason: str = "") -> dict:
-    """A claims-table row; holds=None means the rule could not be evaluated (then `reason` says why)."""
-    verdict = NOT_MEASURED if holds is None else (SUPPORTED if holds else NOT_SUPPORTED)
-    if holds is None and not reason:
-        raise ValueError(f"{claim}: a 'not measured' verdict needs a reason")
+        holds: bool | None = None, reason: str = "", inconclusive: str = "") -> dict:
+    """A claims-table row. holds=None means the rule could not be evaluated (then `reason` says why: `not
+    measured`); a non-empty `inconclusive` means it was evaluated but the run cannot decide it (it says why)."""
+    if holds is None:
+        verdict = NOT_MEASURED
+        if not reason:
+            raise ValueError(f"{claim}: a 'not measured' verdict needs a reason")
+    elif inconclusive:
+        verdict = INCONCLUSIVE
+        reason = f"cannot decide ({AMENDMENT}): {inconclusive}" + (f". {reason}" if reason else "")
+    else:
+        verdict = SUPPORTED if holds else NOT_SUPPORTED
     return {"claim": claim, "claim_text": text, "statistic": statistic, "value": value, "threshold": threshold,
             "spread": spread, "n": n, "verdict": verdict, "reason": reason}
+
+
+def make_inconclusive(claim_row: dict, why: str) -> dict:
+    """The same row, `inconclusive` because of `why`; a `not measured` row stays as it is (nothing was read)."""
+    if claim_row["verdict"] == NOT_MEASURED:
+        return claim_row
+    if claim_row["verdict"] == INCONCLUSIVE:
+        return {**claim_row, "reason": f"{claim_row['reason']}; {why}"}
+    reason = f"cannot decide ({AMENDMENT}): {why}" + (f". {claim_row['reason']}" if claim_row["reason"] else "")
+    return {**claim_row, "verdict": INCONCLUSIVE, "reason": reason}

@@ -1,0 +1,113 @@
+"""config/claims.yaml, the claims study: layered over config.yaml, it plans runs that give every claim C1-C14 what
+its rule needs (runs and >= 3 seeds), judged without training by the run selections the claims check itself uses
+(`embnorm.analysis.claims.plan`). And the default study, which lacks some of them, says which."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from conftest import REPO, default_config, validated
+from embnorm.analysis.claims.plan import needs_line, planned_training, undecided_claims
+from embnorm.config import run_table
+
+PRESET = REPO / "config" / "claims.yaml"
+
+
+def preset() -> dict:
+    return yaml.safe_load(PRESET.read_text())
+
+
+def layered(overlay: dict) -> dict:
+    """`snakemake --configfile config/claims.yaml` from a checkout: the preset deep-merged over config.yaml."""
+    config = default_config()
+    update_config(config, copy.deepcopy(overlay))
+    return validated(config)
+
+
+def undecided(config: dict) -> dict[str, str]:
+    default_wd = {model: spec["weight_decay"] for model, spec in config["models"].items()}
+    human = {name for name, spec in config["datasets"].items() if spec.get("human_labels", "none") != "none"}
+    return undecided_claims(run_table(config), default_wd, human)
+
+
+def test_the_preset_gives_every_claim_the_runs_and_seeds_its_rule_needs():
+    config = layered(preset())
+    assert undecided(config) == {}
+    runs = planned_training(run_table(config))
+    assert len(runs) == 45
+    # every setting (model x optimizer x mitigation x dataset) has 3 seeds
+    assert set(runs.groupby(["model", "optimizer", "mitigation", "dataset"]).seed.nunique()) == {3}
+
+
+@pytest.mark.parametrize("change, claims", [
+    (lambda p: p["grid"].update(seed=[0, 1]), {"C11", "C12"}),  # two seeds: the paired CI needs three
+    (lambda p: p.update(include=[r for r in p["include"] if r["dataset"] != "synth_ood"]), {"C7"}),
+    (lambda p: p.update(include=[r for r in p["include"] if r["mitigation"] != "large_wd"]), {"C13"}),
+    (lambda p: p.update(include=[r for r in p["include"] if r["optimizer"] != "adam"]), {"C14"}),
+    (lambda p: p["grid"].update(dataset=["synth"]), {"C10", "C12"}),
+])
+def test_a_preset_missing_runs_or_seeds_is_caught(change, claims):
+    """The check can fail: each ingredient of the preset, removed, leaves its claims undecided."""
+    overlay = preset()
+    change(overlay)
+    assert set(undecided(layered(overlay))) == claims
+
+
+def test_the_default_study_names_the_claims_it_cannot_decide():
+    gaps = undecided(validated(default_config()))
+    assert {"C11", "C12", "C13", "C14"} <= set(gaps)  # one seed, no sweep, no Adam
+    assert "1 seed(s), the rule needs >= 3" in gaps["C11"]
+    line = needs_line(gaps)
+    assert "\n" not in line and "config/claims.yaml" in line and ", ".join(gaps) in line
+    assert needs_line({}) == "This configuration has the runs and seeds every claim's rule needs."
+
+
+def test_the_preset_takes_data_and_recipe_from_the_defaults():
+    """Only the grid, the sweep's mitigations and Adam's warm-up are the preset's; Adam's warm-up is the defaults'
+    scaled SGD warm-up (so a change of the default recipe shows up here)."""
+    overlay = preset()
+    assert set(overlay) == {"grid", "include", "mitigations", "optimizers"}
+    assert overlay["optimizers"]["adam"]["warmup_epochs"] == default_config()["optimizers"]["sgd"]["warmup_epochs"]
+    config = layered(overlay)
+    assert {r["epochs"] for r in run_table(config)} == {default_config()["train"]["epochs"]}
+
+
+def test_snakemake_plans_the_preset(workflow):
+    """`snakemake -n --configfile config/claims.yaml` from a checkout (config.yaml merged below the preset)."""
+    shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
+    jobs = workflow.planned_jobs("--configfile", str(PRESET))
+    assert {rule: jobs[rule] for rule in ("train", "embed", "claims")} == {"train": 45, "embed": 45, "claims": 1}
+
+
+def test_the_claims_table_says_in_one_line_which_claims_this_config_cannot_decide(tmp_path):
+    """`embnorm claims --runs results/runs.tsv`: the Markdown and HTML tables carry the line, derived from the run
+    table of the config (here the default study's), not from a list."""
+    import html
+
+    import pandas as pd
+
+    from embnorm import io
+    from embnorm.cli import main
+    from test_analysis_claims import WD, good_tables
+
+    config = validated(default_config())
+    io.write_tsv(tmp_path / "runs.tsv", pd.DataFrame(run_table(config)))
+    argv = ["claims"]
+    for key, frame in good_tables().items():
+        io.write_tsv(tmp_path / f"{key}.tsv", frame)
+        argv += ["--table", f"{key}={tmp_path / key}.tsv"]
+    argv += ["--default-weight-decay", json.dumps(WD), "--resamples", "100", "--runs", str(tmp_path / "runs.tsv"),
+             "--human-sources", json.dumps(["synth", "synth_ood"]), "--tsv", str(tmp_path / "claims.tsv"),
+             "--md", str(tmp_path / "claims.md"), "--html", str(tmp_path / "claims.html")]
+    assert main(argv) == 0
+    line = needs_line(undecided(config))
+    assert "C11" in line and "C14" in line
+    assert (tmp_path / "claims.md").read_text().strip().splitlines()[-1] == line
+    assert f"<p>{html.escape(line)}</p>" in (tmp_path / "claims.html").read_text()
+    assert "Claims this configuration" not in (tmp_path / "claims.tsv").read_text()
