@@ -7,7 +7,7 @@ CONFIG   ?= config.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint dag clean config-reference results-docs
+.PHONY: run test lint dag clean config-reference results-docs report-zip
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -18,6 +18,11 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+
+# The same report as one zip (report/report.html beside the result files), after `make run`: smaller and quicker to open
+# than the single HTML file for a large study, and the form the Snakemake workflow catalog documents.
+report-zip: $(STAMP)
+	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.zip
 
 test: $(STAMP)
 	pytest
@@ -31,11 +36,11 @@ dag: $(STAMP)
 clean:
 	rm -rf results .snakemake
 
-# Regenerate the README's configuration reference from the schema.
+# Regenerate the configuration reference from the schema, in the README and in config/README.md (the catalog's page).
 config-reference: $(STAMP)
 	python -c "import re,subprocess,sys; from embnorm.present.schema_doc import BEGIN,END; \
 	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
-	t=open('README.md').read(); i=t.index(BEGIN); j=t.index(END)+len(END); open('README.md','w').write(t[:i]+new+t[j:])"
+	[open(p,'w').write(t[:t.index(BEGIN)]+new+t[t.index(END)+len(END):]) for p in ('README.md','config/README.md') for t in [open(p).read()]]"
 
 # Copy the default run's figures to docs/results/ and its claims table into the README (after `make run`).
 results-docs: $(STAMP)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import tomllib
 
+import pytest
 import yaml
 
 from conftest import REPO
@@ -28,10 +33,93 @@ def test_ci_runs_what_the_readme_says():
     assert "make test" in (REPO / ".ci" / "run").read_text()
 
 
-def test_readme_config_reference_is_generated_from_the_schema():
+@pytest.mark.parametrize("readme", ["README.md", "config/README.md"])
+def test_readme_config_reference_is_generated_from_the_schema(readme):
     from embnorm.present.schema_doc import BEGIN, END, reference_markdown
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    text = (REPO / "README.md").read_text()
+    text = (REPO / readme).read_text()
     block = text[text.index(BEGIN): text.index(END) + len(END)]
     assert block == reference_markdown(schema), "regenerate it: make config-reference"
+
+
+# ---- a release that the Snakemake ecosystem can list, deploy and cite ----
+
+def _version() -> str:
+    from embnorm import __version__
+
+    return __version__
+
+
+def test_version_is_written_once_and_followed():
+    """`embnorm --version`, CITATION.cff and the changelog's latest release follow embnorm.__version__, and the package
+    metadata reads it (pyproject.toml has no version of its own)."""
+    version = _version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-m", "embnorm.cli", "--version"], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == f"embnorm {version}"
+    assert yaml.safe_load((REPO / "CITATION.cff").read_text())["version"] == version
+    releases = re.findall(r"^## \[(\d+\.\d+\.\d+)\]", (REPO / "CHANGELOG.md").read_text(), flags=re.M)
+    assert releases and releases[0] == version, "CHANGELOG.md's latest release heading"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "embnorm.__version__"}
+
+
+def test_citation_cff_cites_the_paper_and_this_software():
+    """The keys that CFF 1.2.0 requires, at the top level (this software) and in the preferred citation (the paper)."""
+    cff = yaml.safe_load((REPO / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors"} <= cff.keys() and cff["type"] == "software"
+    assert cff["license"] == tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"]["text"]
+    paper = cff["preferred-citation"]
+    assert {"type", "title", "authors"} <= paper.keys()
+    assert paper["title"] == "On the Importance of Embedding Norms in Self-Supervised Learning"
+    assert paper["year"] == 2025 and "International Conference on Machine Learning" in paper["collection-title"]
+    assert paper["authors"][0]["family-names"] == "Draganov"
+    for author in cff["authors"] + paper["authors"]:
+        assert "name" in author or "family-names" in author, author  # an entity or a person
+
+
+def test_catalog_file_says_what_the_workflow_supports():
+    """The catalog file's claims, in the catalog's documented format: conda deployment (every rule that runs a
+    command names envs/embnorm.yaml), no container, a report zip (a Makefile target builds it)."""
+    usage = yaml.safe_load((REPO / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert set(usage) == {"mandatory-flags", "software-stack-deployment", "report"}
+    assert set(usage["mandatory-flags"]) == {"desc", "flags"}
+    assert usage["software-stack-deployment"] == {"conda": True, "apptainer": False, "apptainer+conda": False}
+    assert usage["report"] is True
+    for smk in sorted((REPO / "workflow" / "rules").glob("*.smk")):
+        for block in re.split(r"^(?=rule )", smk.read_text(), flags=re.M)[1:]:
+            if "shell:" in block:
+                assert '"../../envs/embnorm.yaml"' in block, f"{smk.name}: {block.splitlines()[0]} has no conda env"
+    assert "--report results/report.zip" in (REPO / "Makefile").read_text()
+
+
+def test_readme_links_the_release_files():
+    text = (REPO / "README.md").read_text()
+    for name in ("CHANGELOG.md", "LICENSE", "CITATION.cff", ".snakemake-workflow-catalog.yml", "config/README.md"):
+        assert (REPO / name).is_file()
+        assert f"]({name})" in text, f"README.md does not link {name}"
+
+
+def test_conda_env_installs_the_package_from_another_directory(tmp_path):
+    """Snakemake copies envs/embnorm.yaml to <workdir>/.snakemake/conda/<hash>.yaml, and conda's pip installer writes the
+    pip entries to a requirements file beside it and runs pip there; so the entry that installs this package must not
+    be a path relative to the env file (`-e ..` named .snakemake/). Replays that pip step from a fresh directory with
+    the EMBNORM_SOURCE that the Snakefile sets for a local checkout (tests/test_module_deploy.py checks that value)."""
+    env = yaml.safe_load((REPO / "envs" / "embnorm.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    package = [p for p in pip if not re.match(r"^[A-Za-z]", p)]  # the pins are checked against requirements.txt above
+    assert package == ["-e ${EMBNORM_SOURCE}"]
+    conda_dir = tmp_path / ".snakemake" / "conda"
+    conda_dir.mkdir(parents=True)
+    (conda_dir / "condaenv.requirements.txt").write_text("\n".join(package) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--no-index",
+                           "--no-build-isolation", "--disable-pip-version-check", "-r", "condaenv.requirements.txt"],
+                          cwd=conda_dir, env=dict(os.environ, EMBNORM_SOURCE=str(REPO)), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"Would install embnorm-{_version()}" in proc.stdout  # the package metadata carries __version__

@@ -116,7 +116,10 @@ def cmd_audit(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from embnorm import __version__
+
     parser = argparse.ArgumentParser(prog="embnorm", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("prepare", help="prepare a source dataset into resources/datasets/<dataset>/{train,test}")

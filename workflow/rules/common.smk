@@ -132,3 +132,17 @@ def final_outputs():
     outputs += [f for f in ANALYSIS_OUTPUTS if f not in outputs]  # rules/analysis.smk: every table and figure
     outputs += [paths.MANIFEST]  # last: workflow/rules/audit.smk builds it from everything above
     return outputs
+
+
+# ---- where the workflow's source is: it may run as a module of another project, from another directory ----
+
+
+def package_source(basedir):
+    """Where pip finds the embnorm package for the jobs' conda env (envs/embnorm.yaml installs `-e ${EMBNORM_SOURCE}`):
+    the checkout the Snakefile is read from, or the repository and tag that a module's `github(...)` names. A path
+    relative to the env file cannot say it: Snakemake copies env files to .snakemake/conda/ and conda runs pip there."""
+    from snakemake.sourcecache import HostingProviderFile
+
+    if isinstance(basedir, HostingProviderFile):  # github("owner/embnorm", path="Snakefile", tag="v0.1.0")
+        return f"git+https://{basedir.host}/{basedir.repo}@{basedir.ref}#egg=embnorm"
+    return basedir.get_path_or_uri(secret_free=True)
