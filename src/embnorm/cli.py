@@ -17,16 +17,23 @@ def _json_arg(text: str):
 def dataset_spec(dataset: str, spec) -> dict:
     """A dataset's --spec checked against the workflow's own schema (its `datasets.<name>` entry, defaults filled in),
     so the standalone command refuses what the workflow would refuse, with the same one-line message."""
+    from pathlib import Path
+
     from embnorm.audit import find_schema, validate_config
     from embnorm.config import ConfigError
 
     if not isinstance(spec, dict):
         raise ConfigError(f"datasets.{dataset}: --spec must be a JSON object (a dataset's config entry), got "
                           f"{type(spec).__name__}")
-    from pathlib import Path
+
+    from embnorm.data.sources import LOCAL
 
     config = {"datasets": {dataset: spec}, "grid": {"dataset": [dataset]}}
-    return validate_config(config, find_schema(Path(".")))["datasets"][dataset]
+    spec = validate_config(config, find_schema(Path(".")))["datasets"][dataset]
+    if spec.get("source") in LOCAL and "path" not in spec:
+        raise ConfigError(f"datasets.{dataset}.path: required for source '{spec['source']}'; it should be "
+                          f"{LOCAL[spec['source']]}")
+    return spec
 
 
 def cmd_prepare(args):

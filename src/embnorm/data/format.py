@@ -67,20 +67,23 @@ def read_split(dataset: str, split: str, mmap: bool = True, verify: bool = True)
     directory = paths.fmt(paths.DATASET_DIR, **f)
     meta_path, images_path = paths.fmt(paths.DATASET_META, **f), paths.fmt(paths.DATASET_IMAGES, **f)
     labels_path = paths.fmt(paths.DATASET_LABELS, **f)
-    meta = io.read_json(meta_path)
-    missing = [k for k in META_KEYS if k not in meta] if isinstance(meta, dict) else list(META_KEYS)
-    if missing:
-        raise io.ArtifactError(f"{meta_path}: not a prepared split's meta.json (missing {missing}); re-run rule "
-                               f"prepare_dataset: snakemake --cores 1 --force {meta_path}")
-    images = io.read_npy(images_path, mmap=mmap)
-    labels = io.read_npy(labels_path)
+    remedy = f"re-run rule prepare_dataset: snakemake --cores 1 --force {meta_path}"
+    try:
+        meta = io.read_json(meta_path)
+        missing = [k for k in META_KEYS if k not in meta] if isinstance(meta, dict) else list(META_KEYS)
+        if missing:
+            raise io.ArtifactError(f"{meta_path}: not a prepared split's meta.json (missing {missing})")
+        images = io.read_npy(images_path, mmap=mmap)
+        labels = io.read_npy(labels_path)
+    except io.ArtifactError as e:
+        raise io.ArtifactError(f"{e}; {remedy}") from None
     if len(images) != meta["n"] or len(labels) != meta["n"]:
         raise io.ArtifactError(
             f"{directory}: meta.json says {meta['n']} samples, "
-            f"images.npy has {len(images)}, labels.npy {len(labels)}")
+            f"images.npy has {len(images)}, labels.npy {len(labels)}; {remedy}")
     if images.dtype != np.uint8 or images.ndim != 4 or labels.dtype != np.int64 or labels.ndim != 1:
         raise io.ArtifactError(f"{directory}: expected images.npy uint8 (N, S, S, 3) and labels.npy int64 (N,), found "
-                               f"{images.dtype} {images.shape} and {labels.dtype} {labels.shape}")
+                               f"{images.dtype} {images.shape} and {labels.dtype} {labels.shape}; {remedy}")
     if verify:
         validate.verify_checksums(directory, meta, {"images.npy": images_path, "labels.npy": labels_path})
         validate.check_split(dataset, split, labels, meta["classes"])
