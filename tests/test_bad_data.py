@@ -18,7 +18,6 @@ from embnorm import io, paths
 from embnorm.cli import main
 from embnorm.config import ConfigError, run_table
 from embnorm.data import format as fmt
-from embnorm.data import validate
 
 
 @pytest.fixture(autouse=True)
@@ -195,8 +194,10 @@ def test_the_cli_validates_spec_against_the_workflow_schema(capsys, spec, expect
 # --- config checks before planning -----------------------------------------------------------------------------------
 
 def config_error(config: dict) -> str:
+    from embnorm.data.validate import check_config
+
     with pytest.raises(ConfigError) as e:
-        validate.check_config(config, run_table(config))
+        check_config(config, run_table(config))
     return str(e.value)
 
 
