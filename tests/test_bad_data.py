@@ -80,6 +80,28 @@ def test_a_symlink_out_of_its_class_folder_is_an_error(capsys):
     assert "data/apple/stolen.png" in line and "outside its class folder" in line
 
 
+@pytest.mark.parametrize("link, target, expected", [
+    ("apple/sub/up", "apple", "loop"),  # a loop through a subfolder
+    ("apple/twin", "apple/sub", "the same file as"),  # the same folder twice inside one class
+    ("plum", "pear", "the same file as"),  # a class folder that is another class's folder
+])
+def test_links_that_would_count_an_image_twice_are_errors(capsys, link, target, expected):
+    root = image_folder(Path("data"))
+    image_folder(root / "apple" / "sub", classes=("x",), seed=2)
+    (root / link).symlink_to((root / target).resolve(), target_is_directory=True)
+    line = prepare(capsys, "fruit", {"source": "imagefolder", "path": "data"})
+    assert expected in line and "data/" in line
+
+
+def test_a_class_folder_that_is_a_link_is_read():
+    image_folder(Path("elsewhere"), classes=("pear",))
+    root = image_folder(Path("data"), classes=("apple",))
+    (root / "pear").symlink_to(Path("elsewhere/pear").resolve(), target_is_directory=True)
+    assert main(["prepare", "--dataset", "fruit", "--spec", json.dumps({"source": "imagefolder", "path": "data"})]) == 0
+    train, test = fmt.read_split("fruit", "train"), fmt.read_split("fruit", "test")
+    assert len(train.labels) + len(test.labels) == 8 and train.meta["classes"] == ["apple", "pear"]
+
+
 def test_train_and_val_folders_are_the_train_and_test_splits():
     image_folder(Path("data/train"), per_class=4)
     image_folder(Path("data/val"), per_class=2, seed=1)

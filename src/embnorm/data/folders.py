@@ -143,6 +143,7 @@ def scan(root: Path, classes: list[str], limit: int | None = None) -> tuple[list
             raise EmbnormError(f"{root / name}: no PNG or JPEG images in this class folder")
         files += found
         labels += [label] * len(found)
+    check_unique(root, files)
     return files, np.asarray(labels, np.int64)
 
 
