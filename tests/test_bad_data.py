@@ -141,6 +141,11 @@ def test_npz_class_names_stored_as_bytes_are_decoded():
     assert fmt.read_split("pets", "train").meta["classes"] == ["cat", "dog"]
 
 
+def test_class_names_that_are_printed_bytes_are_refused(capsys):
+    write_npz("d.npz", [0, 1, 0, 1], [0, 1], classes=np.array(["b'cat'", "b'dog'"]))
+    assert "holds \"b'cat'\", the printed form of bytes" in prepare(capsys, "pets", NPZ)
+
+
 def test_a_text_file_named_npz_is_reported_as_not_an_npz(capsys):
     Path("d.npz").write_text("x_train,y_train\n1,2\n")
     line = prepare(capsys, "pets", NPZ)

@@ -70,6 +70,9 @@ def check_classes(dataset: str, classes: Sequence, where: str) -> list[str]:
         if not isinstance(c, str) or not c.strip():
             raise DataError(f"datasets.{dataset}: {where} holds {c!r} ({type(c).__name__}); class names must be "
                             "non-empty text")
+        if len(c) >= 3 and c[0] == "b" and c[1] in "'\"" and c[-1] == c[1]:
+            raise DataError(f"datasets.{dataset}: {where} holds {c!r}, the printed form of bytes, not a name; "
+                            "decode the names (or prepare the dataset again: bytes are decoded now)")
         names.append(c)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
