@@ -15,7 +15,8 @@ embnorm.data.validate.DataError: datasets.fruit: the train split has no image of
 
 Where the checks run (docs/data.md, "What we check in your data", lists them all):
 - `format.write_split` (every source): split checks (`check_split`) before anything is written;
-- `prepare.prepare`, after both splits are written: `check_pair` (classes shared, each present in train and test);
+- `prepare.prepare`, after both splits are written: `check_pair` (classes shared, each present in train and test,
+  images at least MIN_IMAGE_SIZE);
 - `format.read_split` (train and embed jobs): `verify_checksums` against meta.json, and the split checks again;
 - the `check_dataset` job the train and embed jobs depend on (`data/check.py`); the train command (`check_run`);
 - before planning: `check_config` (own OOD partner, derived OOD partner, a kNN k larger than a known bank).
