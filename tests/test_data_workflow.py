@@ -4,6 +4,8 @@ embed -> norm-vs-OOD analysis runs (the theory simulations, which read no data, 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -75,3 +77,70 @@ def test_a_user_image_folder_runs_through_the_whole_dag(workflow):
         assert len(z["labels"]) == 12 and np.bincount(z["labels"]).tolist() == [4, 4, 4]
     ood = pd.read_csv(root / table, sep="\t")
     assert {"id_train", "ood_test"} <= set(ood.role)
+
+
+def two_folder_config(workdir) -> dict:
+    """Two image-folder datasets, each the other's OOD partner."""
+    rng = np.random.default_rng(0)
+    for dataset in ("fruit", "veg"):
+        for name in ("a", "b"):
+            folder = workdir / "userdata" / dataset / name
+            folder.mkdir(parents=True)
+            for k in range(5):
+                Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / f"{k}.png")
+    config = tiny_config()
+    config["datasets"] = {"fruit": {"source": "imagefolder", "path": "userdata/fruit", "ood": "veg"},
+                          "veg": {"source": "imagefolder", "path": "userdata/veg", "ood": "fruit"}}
+    config["grid"].update(dataset=["fruit"], mitigation=["none"])
+    config["include"] = []
+    return config
+
+
+def test_an_edit_inside_an_image_folder_re_prepares_exactly_that_dataset(workflow):
+    workflow.write_config(two_folder_config(workflow.workdir))
+    meta = [paths.fmt(paths.DATASET_META, dataset=d, split="train") for d in ("fruit", "veg")]
+    workflow.run("--cores", "1", *meta)
+    assert workflow.planned_jobs("--cores", "1", *meta) == {}
+    folder = workflow.workdir / "userdata" / "fruit" / "a"
+    before = (folder / "0.png").stat()
+    edits = {
+        "rewritten in place, same size and folder mtime": lambda: (folder / "0.png").write_bytes(
+            (folder / "1.png").read_bytes()),
+        "added": lambda: Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "new.png"),
+        "replaced by a copy with an old mtime": lambda: os.replace(folder / "new.png", folder / "2.png"),
+    }
+    for what, edit in edits.items():
+        mtime = folder.stat().st_mtime_ns
+        edit()
+        if what.startswith("rewritten"):
+            os.utime(folder, ns=(mtime, mtime))
+            assert (folder / "0.png").stat().st_mtime_ns != before.st_mtime_ns
+        planned = workflow.run("-n", "--cores", "1", *meta).stdout
+        assert "wildcards: dataset=fruit" in planned and "wildcards: dataset=veg" not in planned, what
+        workflow.run("--cores", "1", *meta)
+
+
+@pytest.mark.slow
+def test_a_finished_run_survives_a_corrupted_prepared_input(workflow):
+    """Truncating a prepared file after a run finished: the next run stops in check_dataset, before the train job
+    (which would delete checkpoint.pt and metrics.tsv first) starts; the error names the file and the rule."""
+    config = tiny_config(epochs=1)
+    config["datasets"]["synth"].pop("human_labels")
+    config["grid"].update(dataset=["synth"], mitigation=["none"])
+    config["include"] = []
+    workflow.write_config(config)
+    run = "simclr-sgd-none-synth-small-s0"
+    checkpoint = workflow.workdir / paths.fmt(paths.RUN_CHECKPOINT, run=run)
+    metrics = workflow.workdir / paths.fmt(paths.RUN_METRICS, run=run)
+    workflow.run("--cores", "2", str(checkpoint.relative_to(workflow.workdir)))
+    finished = checkpoint.read_bytes(), metrics.read_bytes()
+
+    images = paths.fmt(paths.DATASET_IMAGES, dataset="synth", split="train")
+    data = (workflow.workdir / images).read_bytes()
+    (workflow.workdir / images).write_bytes(data[: len(data) // 2])
+    proc = workflow.run("--cores", "2", str(checkpoint.relative_to(workflow.workdir)), check=False)
+    assert proc.returncode != 0
+    assert (checkpoint.read_bytes(), metrics.read_bytes()) == finished
+    assert "rule check_dataset" in proc.stderr and "rule train" not in proc.stderr.split("Error in rule")[-1]
+    error = [line for line in proc.stderr.splitlines() if line.startswith("embnorm check-dataset: error:")]
+    assert error and images in error[0] and "prepare_dataset" in error[0] and "--force" in error[0], proc.stderr

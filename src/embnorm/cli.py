@@ -14,22 +14,51 @@ def _json_arg(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from None
 
 
+def dataset_spec(dataset: str, spec) -> dict:
+    """A dataset's --spec checked against the workflow's own schema (its `datasets.<name>` entry, defaults filled in),
+    so the standalone command refuses what the workflow would refuse, with the same one-line message."""
+    from pathlib import Path
+
+    from embnorm.audit import find_schema, validate_config
+    from embnorm.config import ConfigError
+
+    if not isinstance(spec, dict):
+        raise ConfigError(f"datasets.{dataset}: --spec must be a JSON object (a dataset's config entry), got "
+                          f"{type(spec).__name__}")
+
+    from embnorm.data.sources import LOCAL
+
+    config = {"datasets": {dataset: spec}, "grid": {"dataset": [dataset]}}
+    spec = validate_config(config, find_schema(Path(".")))["datasets"][dataset]
+    if spec.get("source") in LOCAL and "path" not in spec:
+        raise ConfigError(f"datasets.{dataset}.path: required for source '{spec['source']}'; it should be "
+                          f"{LOCAL[spec['source']]}")
+    return spec
+
+
 def cmd_prepare(args):
     from embnorm.data.prepare import prepare
 
-    prepare(args.dataset, args.spec)
+    prepare(args.dataset, dataset_spec(args.dataset, args.spec))
+
+
+def cmd_check_dataset(args):
+    from embnorm.data.check import check_dataset
+
+    parent = dataset_spec(args.spec["parent"], args.parent_spec) if args.parent_spec else None
+    check_dataset(args.dataset, dataset_spec(args.dataset, args.spec), args.out, parent)
 
 
 def cmd_human_labels(args):
     from embnorm.data.prepare import write_human_labels
 
-    write_human_labels(args.dataset, args.spec)
+    write_human_labels(args.dataset, dataset_spec(args.dataset, args.spec))
 
 
 def cmd_download(args):
     from embnorm.data.sources import write_downloads
 
-    write_downloads(args.dataset, args.spec, args.out)
+    write_downloads(args.dataset, dataset_spec(args.dataset, args.spec), args.out)
 
 
 def cmd_split(args):
@@ -58,10 +87,15 @@ def cmd_train(args):
     from embnorm.data.format import read_split
     from embnorm.train.loop import train
 
+    from embnorm.data.validate import check_run
+
     params = io.read_json(args.params)
     run = params["run_id"]
     indices = io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"])) if params["imbalanced"] else None
-    train(params, read_split(params["source"], "train"), read_split(params["source"], "test"), indices,
+    train_split, test_split = read_split(params["source"], "train"), read_split(params["source"], "test")
+    check_run(params, train_split.meta, len(train_split.labels) if indices is None else len(indices),
+              train_split.image_size)
+    train(params, train_split, test_split, indices,
           checkpoint_path=paths.fmt(paths.RUN_CHECKPOINT, run=run), resume_path=paths.fmt(paths.RUN_RESUME, run=run),
           metrics_path=paths.fmt(paths.RUN_METRICS, run=run), threads=args.threads,
           stop_after_epochs=args.stop_after_epochs)
@@ -125,7 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="prepare a source dataset into resources/datasets/<dataset>/{train,test}")
     p.add_argument("--dataset", required=True)
     p.add_argument("--spec", required=True, type=_json_arg, help="the dataset's config entry, as JSON")
+    p.add_argument("--content", default=None, help="a hash of the local data's manifest; the workflow passes it so "
+                   "that an edit there re-runs this job (kept in the provenance record, not used otherwise)")
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("check-dataset", help="verify a dataset's prepared files before training and embedding")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--spec", required=True, type=_json_arg, help="the dataset's config entry, as JSON")
+    p.add_argument("--parent-spec", type=_json_arg, default=None, help="a derived dataset's parent's entry")
+    p.add_argument("--out", required=True, help="the record to write (resources/datasets/<dataset>/checked.json)")
+    p.set_defaults(func=cmd_check_dataset)
 
     p = sub.add_parser("human-labels", help="write CIFAR-N / CIFAR-10H layout label files for a prepared dataset")
     p.add_argument("--dataset", required=True)

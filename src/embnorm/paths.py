@@ -15,6 +15,7 @@ DATASET_DIR = RESOURCES + "/datasets/{dataset}/{split}"
 DATASET_IMAGES = DATASET_DIR + "/images.npy"
 DATASET_LABELS = DATASET_DIR + "/labels.npy"
 DATASET_META = DATASET_DIR + "/meta.json"
+DATASET_CHECK = RESOURCES + "/datasets/{dataset}/checked.json"  # the check_dataset job's record (data/check.py)
 HUMAN_LABELS_N = RESOURCES + "/datasets/{dataset}/human/cifarn_labels.npz"  # CIFAR-10N/100N layout, train order
 HUMAN_LABELS_H_COUNTS = RESOURCES + "/datasets/{dataset}/human/cifar10h-counts.npy"  # CIFAR-10H layout, test order
 HUMAN_LABELS_H_PROBS = RESOURCES + "/datasets/{dataset}/human/cifar10h-probs.npy"

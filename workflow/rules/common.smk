@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from embnorm import paths
 from embnorm.config import ConfigError, role_datasets, run_table
+from embnorm.data.validate import check_config
 
 
 def _config_error(message):
@@ -25,7 +26,9 @@ def _validate_config(config):
         key = ".".join(str(p) for p in cause.absolute_path) or "(top level)"
         _config_error(f"{key}: {cause.message}")
     try:
-        return {run["run_id"]: run for run in run_table(config)}
+        runs = run_table(config)
+        check_config(config, runs)  # data checks that need no data: OOD partners, kNN k (embnorm.data.validate)
+        return {run["run_id"]: run for run in runs}
     except ConfigError as e:
         _config_error(str(e))
 

@@ -1,5 +1,6 @@
 # Data: fetch and verify raw files, prepare source datasets into the one format, human labels, imbalanced splits.
-from embnorm.data.sources import needs_download, raw_inputs
+from embnorm.data.check import checked_files
+from embnorm.data.sources import content_arg, needs_download, raw_inputs
 
 
 rule download:
@@ -29,13 +30,15 @@ rule prepare_dataset:
            for split in ("train", "test")
            for kind, t in (("images", paths.DATASET_IMAGES), ("labels", paths.DATASET_LABELS), ("meta", paths.DATASET_META))},
     params:
-        spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
+        # the spec, and for a local folder or file a hash of its manifest (paths, sizes, mtimes): an edit there
+        # re-prepares exactly this dataset (one parameter, so other datasets keep the value they had without it)
+        args=lambda wildcards: json_arg(DATASETS[wildcards.dataset]) + content_arg(DATASETS[wildcards.dataset]),
     log:
         paths.fmt(paths.LOGS, name="prepare-{dataset}"),
     wildcard_constraints:
         dataset="|".join(source_datasets()) or "NONE",
     shell:
-        "embnorm prepare --dataset {wildcards.dataset} --spec {params.spec} > {log} 2>&1"
+        "embnorm prepare --dataset {wildcards.dataset} --spec {params.args} > {log} 2>&1"
 
 
 rule human_labels:
@@ -76,3 +79,24 @@ rule imbalanced_split:
         paths.fmt(paths.LOGS, name="split-{dataset}"),
     shell:
         "embnorm split --dataset {wildcards.dataset} --parent {params.parent} --base {params.base} {params.n_max} > {log} 2>&1"
+
+
+rule check_dataset:
+    # Verifies a dataset's prepared files (and a derived dataset's split) before the train and embed jobs read them;
+    # they take its record as an ancient input, so a damaged file stops here and a finished checkpoint is kept.
+    conda:
+        "../../envs/embnorm.yaml"
+    priority: 10
+    input:
+        lambda wildcards: checked_files(wildcards.dataset, DATASETS),
+    output:
+        paths.DATASET_CHECK,
+    params:
+        spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
+        parent=lambda wildcards: json_arg(DATASETS.get(DATASETS[wildcards.dataset].get("parent"), {})),
+    log:
+        paths.fmt(paths.LOGS, name="check-{dataset}"),
+    localrule: True
+    shell:
+        "embnorm check-dataset --dataset {wildcards.dataset} --spec {params.spec} --parent-spec {params.parent} "
+        "--out {output} > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"

@@ -35,6 +35,9 @@ rule train:
     priority: 10  # the critical path (data, then training) before the simulations
     input:
         unpack(train_inputs),
+        # ancient: orders check_dataset first (a damaged input stops there, before this job deletes checkpoint.pt)
+        # without its record's time ever making a finished run train again
+        checked=ancient(lambda wildcards: paths.fmt(paths.DATASET_CHECK, dataset=RUNS[wildcards.run]["dataset"])),
     output:
         checkpoint=paths.RUN_CHECKPOINT,
         metrics=paths.RUN_METRICS,

@@ -4,8 +4,14 @@ Files are listed in `torchvision.datasets.ImageFolder` order: classes are the so
 the files of a sorted `os.walk`, each folder's names sorted. That order is the dataset's original order; the relative
 file names are recorded in meta.json (`files`), and `original_index` is the position in the full listing.
 
-An `imagefolder` root either holds `train/` and `test/` (each with the class subfolders), or holds the class subfolders
-itself; then a seeded, per-class split sets `test_fraction` of each class aside (default 0.2, seed `split_seed`).
+An `imagefolder` root either holds `train/` and `test/` (each with the class subfolders; `val/` or `validation/`
+stand in for a missing `test/`), or holds the class subfolders itself; then a seeded, per-class split sets
+`test_fraction` of each class aside (default 0.2, seed `split_seed`).
+
+Symbolic links are followed only where they stay inside their class folder and reach each folder and image once: a
+link that leaves the class folder (it would relabel another class's image, or pull in images from elsewhere), a link
+loop, and an image reached twice (a duplicate across classes or splits) are errors naming the link. A class folder
+may itself be a link (`root/cat -> /data/cat`).
 """
 
 from __future__ import annotations
@@ -22,19 +28,110 @@ from embnorm.errors import EmbnormError
 DEFAULT_SIZE = 32
 DEFAULT_TEST_FRACTION = 0.2
 DEFAULT_SPLIT_SEED = 0
+TEST_FOLDERS = ("test", "val", "validation")  # the first of these beside train/ is the test split
+SPLIT_NAMES = {"train", "test", "val", "valid", "validation"}
 
 
 def class_names(root: Path) -> list[str]:
     return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def class_files(root: Path, name: str) -> list[str]:
-    """The images of one class, relative to `root`, in ImageFolder order."""
+    """The images of one class, relative to `root`, in ImageFolder order. Links that leave the class folder, loops
+    and folders reached twice are errors (see the module docstring)."""
+    top = root / name
+    base = os.path.realpath(top)
+    walked, seen = [], {base}
+    for folder, dirs, fnames in os.walk(top, followlinks=True):
+        for d in list(dirs):
+            link = os.path.join(folder, d)
+            if not os.path.islink(link):
+                continue
+            target = os.path.realpath(link)
+            if not _inside(target, base):
+                raise EmbnormError(f"{link}: a link to {target}, outside its class folder {top}; copy the images in, "
+                                   "or remove the link (it would move images between classes)")
+            if target in seen or _inside(base, target):
+                raise EmbnormError(f"{link}: a link to {target}, a folder already read (a link loop or a duplicate); "
+                                   "remove the link")
+        for d in dirs:
+            seen.add(os.path.realpath(os.path.join(folder, d)))
+        walked.append((folder, [f for f in fnames if images.is_image(f)]))
     files = []
-    for folder, _, fnames in sorted(os.walk(root / name, followlinks=True)):
+    for folder, fnames in sorted(walked):
         rel = Path(folder).relative_to(root).as_posix()
-        files += [f"{rel}/{f}" for f in sorted(fnames) if images.is_image(f)]
+        for f in sorted(fnames):
+            full = os.path.join(folder, f)
+            if os.path.islink(full) and not _inside(os.path.realpath(full), base):
+                raise EmbnormError(f"{full}: a link to {os.path.realpath(full)}, outside its class folder {top}; copy "
+                                   "the image in, or remove the link")
+            files.append(f"{rel}/{f}")
     return files
+
+
+def check_unique(root: Path, files: list[str]) -> None:
+    """No image file is read twice (through links, under two classes or in both splits)."""
+    first: dict[str, str] = {}
+    for name in files:
+        real = os.path.realpath(root / name)
+        if real in first:
+            raise EmbnormError(f"{root / name}: the same file as {root / first[real]} ({real}); each image may appear "
+                               "once in the dataset: remove the duplicate or its link")
+        first[real] = name
+
+
+def manifest(folders: list[Path]) -> list[tuple[str, int, int]]:
+    """(path, size, mtime_ns) of every image under `folders`, following links once (loops are skipped here; reading
+    the folder reports them). The prepare rule carries a hash of it, so adding, removing, replacing or editing an
+    image re-prepares the dataset it belongs to."""
+    entries, seen = [], set()
+    for top in folders:
+        for folder, dirs, fnames in os.walk(top, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
+            dirs.sort()
+            for f in sorted(fnames):
+                if images.is_image(f):
+                    path = os.path.join(folder, f)
+                    try:
+                        st = os.stat(path)
+                        entries.append((path, st.st_size, st.st_mtime_ns))
+                    except OSError:  # a broken link: reading the folder names it
+                        entries.append((path, -1, -1))
+    return entries
+
+
+def split_folders(root: Path) -> tuple[Path, Path] | None:
+    """(train folder, test folder) when `root` holds train/ and test/ (or val/, validation/); None for class folders.
+    A root whose subfolders are only split names but lacks a pair is an error that says which folders to add."""
+    present = {e.name for e in os.scandir(root) if e.is_dir()}
+    if "train" in present:
+        test = next((t for t in TEST_FOLDERS if t in present), None)
+        if test:
+            return root / "train", root / test
+    names = set(class_names(root))
+    if names and names <= SPLIT_NAMES:
+        raise EmbnormError(f"{root}: holds {sorted(names)}, which look like split folders, not classes; give train/ "
+                           f"together with test/ (or val/), each holding one subfolder per class")
+    return None
+
+
+def content_folders(root: Path) -> list[Path]:
+    """The folders an imagefolder dataset reads (for its manifest)."""
+    if not root.is_dir():
+        return []
+    try:
+        pair = split_folders(root)
+    except EmbnormError:
+        return [root]
+    return list(pair) if pair else [root]
 
 
 def scan(root: Path, classes: list[str], limit: int | None = None) -> tuple[list[str], np.ndarray]:
@@ -46,6 +143,7 @@ def scan(root: Path, classes: list[str], limit: int | None = None) -> tuple[list
             raise EmbnormError(f"{root / name}: no PNG or JPEG images in this class folder")
         files += found
         labels += [label] * len(found)
+    check_unique(root, files)
     return files, np.asarray(labels, np.int64)
 
 
@@ -72,17 +170,21 @@ def prepare(dataset: str, spec: dict) -> None:
     if not root.is_dir():
         raise EmbnormError(f"datasets.{dataset}.path: {root} is not a folder")
     size = spec.get("image_size", DEFAULT_SIZE)
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        classes = class_names(root / "train")
-        extra_classes = sorted(set(class_names(root / "test")) - set(classes))
+    pair = split_folders(root)
+    if pair:
+        classes = class_names(pair[0])
+        extra_classes = sorted(set(class_names(pair[1])) - set(classes))
         if extra_classes:
-            raise EmbnormError(f"{root / 'test'}: classes {extra_classes} have no folder in {root / 'train'}")
-        for split in ("train", "test"):
-            present = [c for c in classes if (root / split / c).is_dir()]
-            files, labels = scan(root / split, present)
-            labels = np.asarray([classes.index(present[i]) for i in labels], np.int64)
-            write_folder_split(dataset, split, root / split, files, labels, classes, "imagefolder", size,
-                               np.arange(len(files)), {"layout": "train/ and test/ folders"})
+            raise EmbnormError(f"{pair[1]}: classes {extra_classes} have no folder in {pair[0]}")
+        listed = {}
+        for split, folder in zip(("train", "test"), pair):
+            present = [c for c in classes if (folder / c).is_dir()]
+            files, labels = scan(folder, present)
+            listed[split] = (folder, files, np.asarray([classes.index(present[i]) for i in labels], np.int64))
+        check_unique(root, [(f / n).relative_to(root).as_posix() for f, names, _ in listed.values() for n in names])
+        for split, (folder, files, labels) in listed.items():
+            write_folder_split(dataset, split, folder, files, labels, classes, "imagefolder", size,
+                               np.arange(len(files)), {"layout": f"{pair[0].name}/ and {pair[1].name}/ folders"})
         return
     classes = class_names(root)
     if len(classes) < 2:

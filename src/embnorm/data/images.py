@@ -26,9 +26,24 @@ def is_image(name: str) -> bool:
     return not base.startswith(".") and base.lower().endswith(EXTENSIONS)
 
 
+HIGH_BIT_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}  # PIL mode -> full scale
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """A 16-bit grayscale image (PNG loads as mode I;16 or I) scaled to 8 bits: value * 255 / 65535, rounded.
+    PIL's own convert("RGB") clips such values at 255, which turns most of a 16-bit image white. (16-bit RGB PNGs
+    PIL already reduces to 8 bits per channel when it decodes them.)"""
+    full = HIGH_BIT_MODES.get(image.mode)
+    if full is None:
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    return Image.fromarray(np.rint(np.clip(values, 0, full) * (255 / full)).astype(np.uint8), mode="L")
+
+
 def to_square(image: Image.Image, size: int) -> np.ndarray:
-    """RGB uint8 (size, size, 3); grayscale, palette and alpha images are converted to RGB first."""
-    image = image.convert("RGB")
+    """RGB uint8 (size, size, 3); 16-bit images are scaled to 8 bits, and grayscale, palette and alpha images are
+    converted to RGB."""
+    image = to_8bit(image).convert("RGB")
     if image.size != (size, size):
         image = image.resize((size, size), Image.BICUBIC)
     return np.asarray(image, dtype=np.uint8)

@@ -14,10 +14,50 @@ import numpy as np
 
 from embnorm import io
 from embnorm.data import format as fmt
-from embnorm.data import images
+from embnorm.data import images, validate
 from embnorm.errors import EmbnormError
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive of .npy files (a non-empty or an empty one)
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file; a file that is not a zip archive is named as such (not blamed on pickling)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except IsADirectoryError:
+        raise EmbnormError(f"{path}: is a folder, not an .npz file (use source: imagefolder for a folder)") from None
+    except OSError as e:
+        raise EmbnormError(f"{path}: cannot be read ({e.strerror})") from None
+    if head not in ZIP_MAGIC:
+        kind = "an empty file" if not head else f"a file starting with {head!r}"
+        raise EmbnormError(f"{path}: not an .npz file ({kind}); expected a zip archive of .npy arrays as numpy.savez "
+                           f"writes, with {list(KEYS)}")
+    return io.read_npz(path)
+
+
+def class_names(dataset: str, path: Path, arrays: dict, labels: dict[str, np.ndarray]) -> list[str]:
+    """`classes` as text (bytes decoded), one per label value; without it, the label values 0..K-1 written out.
+    Labels with gaps (classes without any image) are an error naming the missing values."""
+    k = int(max(y.max(initial=-1) for y in labels.values())) + 1
+    if "classes" in arrays:
+        c = arrays["classes"]
+        if c.ndim != 1:
+            raise EmbnormError(f"{path}: classes must be one name per class (K,), got shape {c.shape}")
+        names = validate.check_classes(dataset, c.tolist(), f"{path}:classes")
+        if len(names) < k:
+            raise EmbnormError(f"{path}: classes has {len(names)} names but the labels go up to {k - 1} ({k} classes); "
+                               f"give one name per label value 0..{k - 1}")
+        return names
+    present = np.unique(np.concatenate([y for y in labels.values()]))
+    gaps = sorted(set(range(k)) - set(present.tolist()))
+    if gaps:
+        raise validate.DataError(
+            f"datasets.{dataset}: {path}: y_train/y_test use {len(present)} label values up to {k - 1}, so "
+            f"{len(gaps)} of the classes 0..{k - 1} have no image (missing {validate.ranges(gaps)}); labels must be "
+            f"0..K-1 without gaps (renumber them, or give `classes` and keep every class)")
+    return [str(c) for c in range(k)]
 
 
 def to_rgb_uint8(x: np.ndarray, where: str) -> np.ndarray:
@@ -36,7 +76,7 @@ def to_rgb_uint8(x: np.ndarray, where: str) -> np.ndarray:
 
 def prepare(dataset: str, spec: dict) -> None:
     path = Path(spec["path"])
-    arrays = io.read_npz(path)
+    arrays = read_arrays(path)
     missing = [k for k in KEYS if k not in arrays]
     if missing:
         raise EmbnormError(f"{path}: missing arrays {missing} (needs {list(KEYS)}; found {sorted(arrays)})")
@@ -44,8 +84,7 @@ def prepare(dataset: str, spec: dict) -> None:
     for split, y in labels.items():
         if y.dtype.kind not in "iu" or y.ndim != 1 or (len(y) and y.min() < 0):
             raise EmbnormError(f"{path}: y_{split} must be non-negative integers (N,), got {y.dtype} {y.shape}")
-    k = int(max(y.max(initial=-1) for y in labels.values())) + 1
-    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(c) for c in range(k)]
+    classes = class_names(dataset, path, arrays, labels)
     x = {s: to_rgb_uint8(arrays[f"x_{s}"], f"{path}:x_{s}") for s in ("train", "test")}
     shapes = {x[s].shape[1:3] for s in x}
     if "image_size" not in spec and (len(shapes) > 1 or any(h != w for h, w in shapes)):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from embnorm import io, paths
 from embnorm.data import format as fmt
-from embnorm.data import human_labels, splits, synthetic
+from embnorm.data import human_labels, splits, synthetic, validate
 from embnorm.errors import EmbnormError
 
 
@@ -15,13 +17,24 @@ def synthetic_spec(spec: dict) -> synthetic.SyntheticSpec:
 
 
 def prepare(dataset: str, spec: dict) -> None:
-    source = spec["source"]
-    if source == "synthetic":
+    """Prepare both splits, then check them as a pair (data/validate.py); a pair that fails leaves no split behind."""
+    if "parent" in spec or "source" not in spec:
+        raise EmbnormError(f"datasets.{dataset}: only a source dataset (one with `source`) is prepared; a derived one "
+                           "(`parent`) is made by rule imbalanced_split")
+    if spec["source"] == "synthetic":
         _prepare_synthetic(dataset, spec)
     else:
         from embnorm.data import sources  # real sources: downloads, archives and folders
 
         sources.prepare(dataset, spec)
+    try:
+        metas = [io.read_json(paths.fmt(paths.DATASET_META, dataset=dataset, split=s)) for s in ("train", "test")]
+        validate.check_pair(dataset, spec, *metas)
+    except validate.DataError:
+        for split in ("train", "test"):
+            for template in (paths.DATASET_IMAGES, paths.DATASET_LABELS, paths.DATASET_META):
+                Path(paths.fmt(template, dataset=dataset, split=split)).unlink(missing_ok=True)
+        raise
 
 
 def _prepare_synthetic(dataset: str, spec: dict) -> None:

@@ -49,6 +49,37 @@ def raw_inputs(dataset: str, spec: dict) -> list[str]:
     return [spec["path"]] if spec.get("source") in LOCAL else []
 
 
+def content_arg(spec: dict) -> str:
+    """` --content <stamp>` for a dataset read from a local path (the prepare rule appends it to --spec), else ''.
+    Snakemake compares the set of a job's parameter values, so a dataset without a local path keeps exactly the
+    parameter it had before this argument existed, and is not prepared again."""
+    stamp = content_stamp(spec)
+    return f" --content {stamp}" if stamp else ""
+
+
+def content_stamp(spec: dict) -> str:
+    """A hash of what a local source's `path` holds now: (path, size, mtime) of each image file it reads, or of the
+    .npz file. The prepare rule carries it as a parameter, so any edit under the folder (an image added, removed,
+    replaced or rewritten) re-prepares exactly that dataset, while a dataset without a local path gets ''."""
+    import hashlib
+    import json
+    import os
+
+    source, path = spec.get("source"), spec.get("path")
+    if source not in LOCAL or path is None or not Path(path).exists():
+        return ""
+    root = Path(path)
+    if source == "npz":
+        st = os.stat(root)
+        entries = [(str(root), st.st_size, st.st_mtime_ns)]
+    elif source == "imagenet100":
+        entries = folders.manifest([root / split / w for split in ("train", "val") for w in imagenet100.class_list()
+                                    if (root / split / w).is_dir()])
+    else:
+        entries = folders.manifest(folders.content_folders(root))
+    return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
+
+
 def missing_path(dataset: str, spec: dict) -> str | None:
     """For a dataset read from a local `path` that does not exist: what is wrong, naming the key; else None."""
     if spec.get("source") in LOCAL and not Path(spec["path"]).exists():

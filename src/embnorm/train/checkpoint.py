@@ -25,6 +25,20 @@ class CheckpointMismatch(EmbnormError):
     pass
 
 
+def _load(path, remedy: str) -> dict:
+    """io.load_torch (weights_only=True), with an error that says what to do. PyTorch's own message for a file holding
+    other objects suggests loading it with weights_only=False, which would run whatever code the file holds: that
+    hint is never passed on."""
+    try:
+        return io.load_torch(path)
+    except io.ArtifactError as e:
+        message = str(e)
+        if "weights only" in message.lower() or "weights_only" in message:
+            message = (f"{path}: not an embnorm checkpoint (it holds objects other than tensors and plain values, "
+                       "which are never unpickled)")
+        raise io.ArtifactError(f"{message}; {remedy}") from None
+
+
 def resume_hash(params: dict) -> str:
     return params_hash({k: v for k, v in params.items() if k not in EXECUTION_KEYS})
 
@@ -43,7 +57,7 @@ def load_resume(path, params: dict) -> dict | None:
     of other hyper-parameters raises CheckpointMismatch naming the keys that differ."""
     if not Path(path).exists():
         return None
-    state = io.load_torch(path)
+    state = _load(path, f"delete it to start run {params.get('run_id')} from scratch")
     missing = [k for k in RESUME_KEYS if k not in state] if isinstance(state, dict) else list(RESUME_KEYS)
     if missing:
         raise io.ArtifactError(f"{path}: not an embnorm resume checkpoint (missing {missing})")
@@ -64,8 +78,9 @@ def save_final(path, params: dict, model, image_size: int, num_classes: int, epo
 
 
 def load_final(path) -> dict:
-    state = io.load_torch(path)
+    remedy = f"re-run rule train to write it again: snakemake --cores 1 --force {path}"
+    state = _load(path, remedy)
     for key in ("params", "model", "image_size"):
         if not isinstance(state, dict) or key not in state:
-            raise io.ArtifactError(f"{path}: not an embnorm checkpoint (no '{key}')")
+            raise io.ArtifactError(f"{path}: not an embnorm checkpoint (no '{key}'); {remedy}")
     return state
