@@ -80,3 +80,25 @@ def test_skipped_colour_ops_leave_samples_exactly_unchanged():
     assert torch.equal(out, x)
     out = color_jitter(x, AugmentRecipe(jitter_p=1.0), torch.Generator().manual_seed(0))
     assert (out - x).abs().flatten(1).amax(1).min() > 1e-3  # every sample changed
+
+
+def test_blends_match_torchvision_contrast_and_saturation():
+    from embnorm.train.augment import _blend, _gray
+    torch.manual_seed(1)
+    x = torch.rand(6, 3, 8, 8)
+    f = torch.tensor([0.6, 0.8, 1.0, 1.1, 1.3, 1.4])
+    view = (6, 1, 1, 1)
+    # torchvision's float luma weighs R by 0.2989, ours by ITU-R 601's 0.299: gray levels differ by <= 1e-4 * R
+    contrast = _blend(x, _gray(x).mean(dim=(2, 3), keepdim=True), f.view(view))
+    saturation = _blend(x, _gray(x), f.view(view))
+    torch.testing.assert_close(contrast, torch.stack([TF.adjust_contrast(x[i], float(f[i])) for i in range(6)]),
+                               rtol=0, atol=5e-5)
+    torch.testing.assert_close(saturation, torch.stack([TF.adjust_saturation(x[i], float(f[i])) for i in range(6)]),
+                               rtol=0, atol=5e-5)
+
+
+def test_random_grayscale_leaves_its_input_unchanged():
+    x = torch.rand(32, 3, 4, 4)
+    before = x.clone()
+    random_grayscale(x, RECIPE, torch.Generator().manual_seed(0))
+    assert torch.equal(x, before)

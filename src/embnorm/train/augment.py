@@ -45,7 +45,7 @@ def to_float(images_uint8: torch.Tensor, channels_last: bool = True) -> torch.Te
     """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1]; channels_last memory for the model, or contiguous NCHW
     for the augmentation's per-channel arithmetic (faster on plain planes)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return images_uint8.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=fmt)
+    return torch.div(images_uint8.permute(0, 3, 1, 2), 255).contiguous(memory_format=fmt)
 
 
 def _uniform(shape, lo, hi, gen, device):
@@ -87,25 +87,42 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
 
 def shift_hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     """Rotate the HSV hue of each sample by `shift` (turns, shape (N, 1, 1)), as torchvision's adjust_hue does, without
-    materializing HSV: a hue rotation keeps each pixel's max and min channel, so channel c of the result is
-    max - (max - min) * clamp(min(k, 4 - k), 0, 1) with k = (n_c + 6 h') mod 6, n = 5, 3, 1 for R, G, B."""
+    materializing HSV: a hue rotation keeps each pixel's max and min channel, and channel c of the result is
+    min + (max - min) * clamp(d_c - 1, 0, 1), where d_c is the circular distance (period 6) between the rotated hue
+    h' in sextants and the hue opposite to c (3, 5, 1 for R, G, B), i.e. HSV-to-RGB's trapezoid written without
+    a modulo: h' lies in [-4, 8], so |h' - c| lies in [0, 9] and d_c = min(|h' - c|, |6 - |h' - c||)."""
     r, g, b = x.unbind(1)
     maxc = torch.maximum(torch.maximum(r, g), b)
-    delta = maxc - torch.minimum(torch.minimum(r, g), b)
+    minc = torch.minimum(torch.minimum(r, g), b)
+    delta = maxc - minc
     sextant = torch.where(maxc == r, g - b, torch.where(maxc == g, b - r + 2 * delta, r - g + 4 * delta))
     sextant.mul_(delta.clamp_min(1e-12).reciprocal_()).add_(6 * shift)  # hue in sextants; gray pixels: any value
     out = torch.empty_like(x)
-    for c, n_c in enumerate((5.0, 3.0, 1.0)):
-        k = (sextant + n_c).remainder_(6)
-        torch.sub(maxc, delta * torch.minimum(k, 4 - k).clamp_(0, 1), out=out[:, c])
+    for c, opposite in enumerate((3.0, 5.0, 1.0)):
+        dist = (sextant - opposite).abs_()
+        dist = torch.minimum(dist, dist.sub(6).abs_()).sub_(1).clamp_(0, 1)
+        torch.addcmul(minc, delta, dist, out=out[:, c])
     return out
+
+
+def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """torchvision's _blend, factor * x + (1 - factor) * other, clamped to [0, 1]; factor 1 returns x exactly."""
+    return torch.addcmul(other * (1 - factor), x, factor).clamp_(0, 1)
+
+
+def _apply_to(x: torch.Tensor, picked: torch.Tensor, op) -> torch.Tensor:
+    """x with op applied to the samples where `picked` (a bool per sample) holds, computed for those samples only;
+    x is changed in place (callers pass a tensor they own)."""
+    rows = picked.nonzero().squeeze(1)
+    return x.index_copy_(0, rows, op(x.index_select(0, rows), rows)) if len(rows) else x
 
 
 def color_jitter(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
     """Brightness, contrast, saturation (factors in [1 - 0.8 s, 1 + 0.8 s]) and hue (shift in [-0.2 s, 0.2 s]) in
     this fixed order, each applied to a sample with probability jitter_p on its own, with torchvision's formulas
     (blend with black, with the mean gray level, with the grayscale image; clamp to [0, 1] after each). A sample that
-    skips an op gets factor 1, which leaves it exactly unchanged (lerp with weight 1 returns its end point)."""
+    skips an op gets factor 1, which leaves it exactly unchanged (1 * x + 0 * other is x); the hue rotation is
+    computed for the samples that draw it only."""
     n, dev, s = x.shape[0], x.device, recipe.strength
     view = (n, 1, 1, 1)
 
@@ -116,17 +133,16 @@ def color_jitter(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -
 
     lo, hi = max(0.0, 1 - 0.8 * s), 1 + 0.8 * s
     x = (x * factor(lo, hi, 1.0).view(view)).clamp_(0, 1)
-    x = torch.lerp(_gray(x).mean(dim=(2, 3), keepdim=True), x, factor(lo, hi, 1.0).view(view)).clamp_(0, 1)
-    x = torch.lerp(_gray(x), x, factor(lo, hi, 1.0).view(view)).clamp_(0, 1)
+    x = _blend(x, _gray(x).mean(dim=(2, 3), keepdim=True), factor(lo, hi, 1.0).view(view))
+    x = _blend(x, _gray(x), factor(lo, hi, 1.0).view(view))
     hue = _uniform(n, -0.2 * s, 0.2 * s, gen, dev)
-    applied = (torch.rand(n, generator=gen, device=dev) < recipe.jitter_p).view(view)
-    return torch.where(applied, shift_hue(x, hue.view(n, 1, 1)), x)
+    applied = torch.rand(n, generator=gen, device=dev) < recipe.jitter_p
+    return _apply_to(x, applied, lambda part, rows: shift_hue(part, hue[rows].view(-1, 1, 1)))
 
 
 def random_grayscale(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
-    n = x.shape[0]
-    pick = (torch.rand(n, generator=gen, device=x.device) < recipe.gray_p).view(n, 1, 1, 1)
-    return torch.where(pick, _gray(x).expand_as(x), x)
+    pick = torch.rand(x.shape[0], generator=gen, device=x.device) < recipe.gray_p
+    return _apply_to(x.clone(), pick, lambda part, rows: _gray(part).expand_as(part))
 
 
 def augment(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
