@@ -111,8 +111,12 @@ def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.
 
 
 def _apply_to(x: torch.Tensor, picked: torch.Tensor, op) -> torch.Tensor:
-    """x with op applied to the samples where `picked` (a bool per sample) holds, computed for those samples only;
-    x is changed in place (callers pass a tensor they own)."""
+    """x with op applied to the samples where `picked` (a bool per sample) holds; x is changed in place (callers pass
+    a tensor they own). On CPU op runs on those samples only; on an accelerator it runs on all and a select keeps
+    the picked ones, because picking rows would wait for the device (nonzero) in the middle of the step."""
+    if x.device.type != "cpu":
+        everyone = torch.arange(len(x), device=x.device)
+        return torch.where(picked.view(-1, *[1] * (x.dim() - 1)), op(x, everyone), x)
     rows = picked.nonzero().squeeze(1)
     return x.index_copy_(0, rows, op(x.index_select(0, rows), rows)) if len(rows) else x
 
