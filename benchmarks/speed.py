@@ -13,7 +13,8 @@ Prints, each as the median of `--rounds` interleaved repetitions (wall clock, `-
          least: on an idle machine with 2 cores, 2 workers and 2 threads both scale by at most 2;
   gpu    (CUDA only) ResNet-18 SimCLR, batch 512, bf16, torch.compile: the full step with the augmentation
          prefetched on a side stream (`step.prefetched`), the serial step, and the compiled model-only ceiling;
-         their ratio and the seconds per 50,000-image epoch.
+         their ratio and the seconds per 50,000-image epoch; and knn_predict against its floor on the GPU, with its
+         time per evaluation at the paper's CIFAR scale (monitor and leave-one-out bucket analysis).
 The last line is a one-line summary that the README's speed block quotes.
 """
 
@@ -79,6 +80,34 @@ def knn_ratio(rounds: int, threads: int) -> dict:
         med = {key: statistics.median(v) for key, v in times.items()}
         out["wall" if clock == 0 else "cpu1"] = (med["knn"], med["floor"])
     torch.set_num_threads(threads)
+    return out
+
+
+def knn_gpu(rounds: int) -> dict:
+    """knn_predict and its matmul floor on CUDA at the issue's size, and at the paper's CIFAR scale: the monitor
+    (bank 50,000 x 10,000 test queries) and the bucket analysis's leave-one-out (50,000 x 50,000)."""
+    device = torch.device("cuda")
+    g = torch.Generator(device=device).manual_seed(0)
+    chunk = inspect.signature(knn_predict).parameters["chunk"].default
+
+    def seconds(fn) -> float:
+        fn()
+        return statistics.median(timed(fn, 1, 0, device) for _ in range(rounds))
+
+    out = {}
+    for name, n_bank, n_query in (("issue", KNN["bank"], KNN["queries"]), ("monitor", 50_000, 10_000),
+                                  ("loo", 50_000, 50_000)):
+        bank = torch.randn(n_bank, KNN["dim"], device=device, generator=g)
+        queries = bank if name == "loo" else torch.randn(n_query, KNN["dim"], device=device, generator=g)
+        labels = torch.randint(0, KNN["classes"], (n_bank,), device=device, generator=g)
+
+        def floor():
+            b, q = F.normalize(bank, dim=1), F.normalize(queries, dim=1)
+            for start in range(0, len(q), chunk):
+                q[start:start + chunk] @ b.T
+
+        out[name] = (seconds(lambda: knn_predict(bank, labels, queries, KNN["k"], KNN["t"], KNN["classes"],
+                                                 exclude_self=name == "loo")), seconds(floor))
     return out
 
 
@@ -196,6 +225,12 @@ def main(argv=None) -> None:
               f"   s per {EPOCH_IMAGES:,}-image epoch {EPOCH_IMAGES / r['overlap']:.2f} (serial "
               f"{EPOCH_IMAGES / r['serial']:.2f}, ceiling {EPOCH_IMAGES / r['ceiling']:.2f})")
         summary += [f"step/ceiling {r['overlap'] / r['ceiling']:.1%}", f"{EPOCH_IMAGES / r['overlap']:.2f} s/epoch"]
+        if "knn" not in args.skip:
+            k = knn_gpu(args.rounds)
+            print(f"knn-gpu knn/floor {k['issue'][0] / k['issue'][1]:.2f} ({k['issue'][0] * 1e3:.1f} ms / "
+                  f"{k['issue'][1] * 1e3:.1f} ms); paper scale: monitor (50,000 x 10,000) {k['monitor'][0]:.3f} s, "
+                  f"leave-one-out (50,000 x 50,000) {k['loo'][0]:.3f} s, per evaluation")
+            summary += [f"knn/floor on GPU {k['issue'][0] / k['issue'][1]:.2f}"]
     elif "gpu" not in args.skip:
         print("gpu    no CUDA device: step/ceiling and s/epoch not measured (benchmarks/gpu_check.sh measures them)")
     print("summary: " + "; ".join(summary))
