@@ -27,7 +27,7 @@
 # archives are not in resources/downloads; step 4d then extrapolates the preset's full wall time: the measured wall
 # time plus the missing epochs at each run's median seconds per epoch. One command:
 #
-#     GPU_CHECK_PRESET=cifar-gpu GPU_CHECK_BUDGET_S=560 bash benchmarks/gpu_check.sh
+#     GPU_CHECK_PRESET=cifar-gpu GPU_CHECK_BUDGET_S=560 GPU_CHECK_WORKFLOW_S=360 bash benchmarks/gpu_check.sh
 # Everything printed also goes to $OUT/gpu_check.log. Exit status 0 only if every step passed.
 #
 # Knobs (environment):
@@ -304,6 +304,8 @@ import yaml
 wall, epochs = float(sys.argv[1]), int(sys.argv[2])
 full = yaml.safe_load(open("config/cifar-gpu.yaml"))["train"]["epochs"]
 extra = 0.0
+if not glob.glob("results/runs/*/metrics.tsv"):
+    sys.exit("!! no run of the preset finished: nothing to extrapolate from")
 for path in sorted(glob.glob("results/runs/*/metrics.tsv")):
     rows = [r for r in csv.DictReader(open(path), delimiter="\t") if r.get("seconds")]
     per_epoch = sorted(float(r["seconds"]) for r in rows)[len(rows) // 2]  # median: the first epoch warms up
