@@ -114,3 +114,19 @@ def test_crop_grid_is_affine_grid_of_the_axis_aligned_map():
     theta = torch.stack([torch.stack([sx, zero, cx], 1), torch.stack([zero, sy, cy], 1)], 1)
     expected = F.affine_grid(theta, [5, 3, 6, 9], align_corners=False)
     torch.testing.assert_close(crop_grid(sx, sy, cx, cy, 6, 9), expected, rtol=0, atol=1e-6)
+
+
+def test_picking_samples_by_subset_or_by_select_gives_the_same_views():
+    """The CPU path (op on the picked rows only) and the accelerator path (op on all rows, then a select) agree."""
+    from embnorm.train.augment import _apply_to
+    x = torch.rand(40, 3, 6, 6)
+    picked = torch.rand(40, generator=torch.Generator().manual_seed(0)) < 0.5
+    shifts = torch.linspace(-0.5, 0.5, 40)
+
+    def op(part, rows):
+        return shift_hue(part, shifts[rows].view(-1, 1, 1))
+
+    by_subset = _apply_to(x.clone(), picked, op, subset=True)
+    by_select = _apply_to(x.clone(), picked, op, subset=False)
+    assert torch.equal(by_subset, by_select)
+    assert torch.equal(by_subset[~picked], x[~picked]) and not torch.equal(by_subset[picked], x[picked])

@@ -125,11 +125,12 @@ def _blend_(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch
     return x.mul_(factor).add_(other.mul_(1 - factor)).clamp_(0, 1)
 
 
-def _apply_to(x: torch.Tensor, picked: torch.Tensor, op) -> torch.Tensor:
-    """x with op applied to the samples where `picked` (a bool per sample) holds; x is changed in place (callers pass
-    a tensor they own). On CPU op runs on those samples only; on an accelerator it runs on all and a select keeps
-    the picked ones, because picking rows would wait for the device (nonzero) in the middle of the step."""
-    if x.device.type != "cpu":
+def _apply_to(x: torch.Tensor, picked: torch.Tensor, op, subset: bool | None = None) -> torch.Tensor:
+    """x with op applied to the samples where `picked` (a bool per sample) holds; x may be changed in place (callers
+    pass a tensor they own). With `subset` (default: on CPU) op runs on those samples only; else (an accelerator) it
+    runs on all and a select keeps the picked ones, because picking rows would wait for the device (nonzero) in the
+    middle of the step. Both give the same values."""
+    if not (x.device.type == "cpu" if subset is None else subset):
         everyone = torch.arange(len(x), device=x.device)
         return torch.where(picked.view(-1, *[1] * (x.dim() - 1)), op(x, everyone), x)
     rows = picked.nonzero().squeeze(1)
