@@ -8,7 +8,8 @@ Prints, each as the median of `--rounds` interleaved repetitions (wall clock, `-
          similarity matmul with the same normalisation, chunking and threads; also the same ratio in process CPU
          time with one thread, which other processes on the machine disturb least;
   aug    two views of 4,096 CIFAR-size images: our batched augmentation (`two_views`, batch 512, in this process)
-         against the authors' per-image PIL transforms in a `--workers`-worker DataLoader (batch 512); also both
+         against the authors' per-image PIL transforms in a `--workers`-worker DataLoader (batch 512; its steady
+         state, over 4 passes of the images after its start-up batches); also both
          per CPU second (ours on one thread, the PIL transforms in this process), which a busy machine disturbs
          least: on an idle machine with 2 cores, 2 workers and 2 threads both scale by at most 2;
   gpu    (CUDA only) ResNet-18 SimCLR, batch 512, bf16, torch.compile: the full step with the augmentation
@@ -122,7 +123,10 @@ def aug_ratio(rounds: int, workers: int) -> dict:
         for i in range(steps):
             two_views(images[i * batch:(i + 1) * batch], recipe, gen)
 
-    loader = DataLoader(TwoViewPIL(host, pil_transform(recipe, size)), batch_size=batch, shuffle=True,
+    # the loader gets 4 x the images, so that its timed batches (after the untimed start-up and prefetch queue of
+    # 2 x workers + 1 batches) are made in steady state rather than taken from the queue filled before timing
+    pil_host = np.concatenate([host] * 4)
+    loader = DataLoader(TwoViewPIL(pil_host, pil_transform(recipe, size)), batch_size=batch, shuffle=True,
                         drop_last=True, num_workers=workers, prefetch_factor=2 if workers else None,
                         persistent_workers=False)
     pil_dataset = TwoViewPIL(host[:batch], pil_transform(recipe, size))
@@ -145,7 +149,7 @@ def aug_ratio(rounds: int, workers: int) -> dict:
     for _ in range(rounds):
         rates["ours"].append(steps * batch / clocked(ours)[0])
         # the loader's first batches (worker start-up, prefetch queue) are consumed untimed; steady state after
-        per_batch = timed_loader(loader, lambda v: v, steps - 2 * workers - 1 if workers else steps, 0, cpu)
+        per_batch = timed_loader(loader, lambda v: v, 4 * steps - 2 * workers - 1 if workers else 4 * steps, 0, cpu)
         rates["pil"].append(batch / per_batch)
         rates["ours_cpu1"].append(batch / clocked(ours_one_thread)[1])
         rates["pil_cpu1"].append(batch / clocked(pil_in_process)[1])
