@@ -51,8 +51,8 @@ Views = TypeVar("Views")
 
 
 class _SideStream:
-    """Where the prefetcher runs its work: a CUDA side stream, or (CPU, or overlap switched off) the caller's own
-    thread in order, with the same calls, so that the look-ahead logic is the same and testable everywhere."""
+    """Where the prefetcher runs its work: a CUDA side stream, or on CPU the caller's own thread, in order, with the
+    same calls, so that the look-ahead logic is the same and testable everywhere."""
 
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
