@@ -19,6 +19,16 @@
 #   6 collect  a small tarball of results/ (no checkpoints or embeddings) and the report into $OUT
 #   7 compile  benchmarks/train_speed.py --preset gpu --compile (last: the slowest and least essential; it gets
 #              what is left of the time budget)
+#   3b speed   benchmarks/speed.py: kNN/floor, augmentation/PIL, and the prefetched step against the compiled
+#              model-only ceiling with the s/epoch (issue 16's ratios side by side); skipped by GPU_CHECK_SKIP_BENCH
+#
+# The one-GPU preset (issue 16): GPU_CHECK_PRESET=cifar-gpu runs config/cifar-gpu.yaml in step 4 instead of the
+# default study (steps 3 and 7 are left out), shortened to GPU_CHECK_PRESET_EPOCHS epochs per run (default 3), on the
+# built-in synthetic data at CIFAR size (50,000 train / 10,000 test images, 10 and 100 classes) when the CIFAR
+# archives are not in resources/downloads; step 4d then extrapolates the preset's full wall time: the measured wall
+# time plus the missing epochs at each run's median seconds per epoch. One command:
+#
+#     GPU_CHECK_PRESET=cifar-gpu GPU_CHECK_BUDGET_S=560 GPU_CHECK_WORKFLOW_S=360 bash benchmarks/gpu_check.sh
 # Everything printed also goes to $OUT/gpu_check.log. Exit status 0 only if every step passed.
 #
 # Knobs (environment):
@@ -31,7 +41,8 @@
 #   GPU_CHECK_ALLOW_CPU=1 do not fail when CUDA is absent (testing the script on a CPU machine)
 #   GPU_CHECK_CONFIG      an extra --configfile merged over config.yaml; GPU_CHECK_TARGETS: snakemake targets
 #   GPU_CHECK_WORKFLOW_S  the workflow step's time limit (default 300; also cut to the budget)
-#   GPU_CHECK_SKIP_BENCH=1 skip both benchmark runs (testing the workflow steps alone)
+#   GPU_CHECK_SKIP_BENCH=1 skip the benchmark runs (testing the workflow steps alone)
+#   GPU_CHECK_PRESET      cifar-gpu: the one-GPU preset above; GPU_CHECK_PRESET_EPOCHS its epochs per run
 #   EMBNORM_GPUS          the GPU pool of profiles/local/gpu-shell (default "0")
 set -uo pipefail
 
@@ -203,7 +214,25 @@ bench() {
     skip "$name" "fewer than ${min} s of the ${BUDGET}s budget left"
   fi
 }
-bench bench-eager bench_eager.txt 120 30 230 "${BENCH_ARGS[@]}"
+PRESET=${GPU_CHECK_PRESET:-}
+if [ -z "$PRESET" ]; then
+  bench bench-eager bench_eager.txt 120 30 230 "${BENCH_ARGS[@]}"
+fi
+
+# ---------------------------------------------------------------------------------------------------- 3b speed
+banner "3b speed: python3 benchmarks/speed.py (issue 16's ratios)"
+SPEED_ARGS=()
+[ "$QUICK" = 1 ] && SPEED_ARGS=(--rounds 1 --gpu-steps 2 --skip knn)
+if [ "${GPU_CHECK_SKIP_BENCH:-0}" = 1 ]; then
+  skip speed "GPU_CHECK_SKIP_BENCH=1"
+elif t=$(limit 150 40 200); then
+  timeout -k 10 "$t" python3 benchmarks/speed.py "${SPEED_ARGS[@]}" 2>&1 | tee "$OUT/speed.txt"
+  rc=${PIPESTATUS[0]}
+  echo "(exit $rc; limit ${t}s)"
+  if [ "$rc" = 0 ]; then pass speed; else fail "speed ($(why "$rc"))"; fi
+else
+  skip speed "no time left"
+fi
 
 # ---------------------------------------------------------------------------------------------------- 3b monitor
 # NormMonitor's cost per probe image on the GPU (docs/monitor.md states the CPU figure and awaits this one)
@@ -226,6 +255,19 @@ TARGETS=()
 if [ "$QUICK" = 1 ]; then
   CONFIG_ARGS=(--configfile config.yaml config/ci-slurm.yaml)
   TARGETS=(results/runs.tsv results/tables/training.tsv results/tables/norm_vs_ood.tsv)
+fi
+if [ "$PRESET" = cifar-gpu ]; then
+  # the preset, shortened; on synthetic data at CIFAR size when the CIFAR archives are absent (no network here)
+  PRESET_EPOCHS=${GPU_CHECK_PRESET_EPOCHS:-3}
+  OVERLAY=$OUT/cifar-gpu-check.yaml
+  { echo "train: {epochs: $PRESET_EPOCHS, knn_every: 1, checkpoint_every: $PRESET_EPOCHS}"
+    if [ ! -e resources/downloads/cifar10/cifar-10-python.tar.gz ] || [ ! -e resources/downloads/cifar100/cifar-100-python.tar.gz ]; then
+      echo "datasets:"
+      echo "  cifar10: {source: synthetic, synthetic: {family: 0, classes: 10, n_train: 50000, n_test: 10000}, human_labels: simulated}"
+      echo "  cifar100: {source: synthetic, synthetic: {family: 1, classes: 100, n_train: 50000, n_test: 10000}, human_labels: simulated}"
+    fi; } > "$OVERLAY"
+  echo "config/cifar-gpu.yaml with $OVERLAY:"; cat "$OVERLAY"
+  CONFIG_ARGS=(--configfile config.yaml config/cifar-gpu.yaml "$OVERLAY")
 fi
 [ -n "${GPU_CHECK_CONFIG:-}" ] && CONFIG_ARGS+=("$GPU_CHECK_CONFIG")
 [ -n "${GPU_CHECK_TARGETS:-}" ] && read -r -a TARGETS <<< "$GPU_CHECK_TARGETS"
@@ -250,7 +292,8 @@ if t=$(limit "${GPU_CHECK_WORKFLOW_S:-300}" 60 45); then
   wf_start=$SECONDS
   timeout -k 10 "$t" "${SMK[@]}" 2>&1 | tee "$OUT/snakemake.log"
   rc=${PIPESTATUS[0]}
-  echo "(exit $rc after $((SECONDS - wf_start)) s; limit ${t}s)"
+  wf_wall=$((SECONDS - wf_start))
+  echo "(exit $rc after $wf_wall s; limit ${t}s)"
   if [ "$rc" = 0 ]; then pass workflow; workflow_ok=1; else fail "workflow ($(why "$rc"))"; fi
 else
   skip workflow "no time left"
@@ -268,7 +311,27 @@ if [ "$QUICK" != 1 ] && [ "$workflow_ok" = 1 ]; then
     skip report "no time left"
   fi
 fi
-if [ "$QUICK" != 1 ] && [ -z "${GPU_CHECK_CONFIG:-}${GPU_CHECK_TARGETS:-}" ] && [ "$workflow_ok" = 1 ]; then
+if [ "$PRESET" = cifar-gpu ]; then
+  banner "4d preset: the full cifar-gpu preset's wall time, extrapolated from the shortened run"
+  timeout -k 5 60 python3 - "${wf_wall:-0}" "$PRESET_EPOCHS" <<'EOF' || fail preset-estimate
+import csv, glob, sys
+import yaml
+
+wall, epochs = float(sys.argv[1]), int(sys.argv[2])
+full = yaml.safe_load(open("config/cifar-gpu.yaml"))["train"]["epochs"]
+extra = 0.0
+if not glob.glob("results/runs/*/metrics.tsv"):
+    sys.exit("!! no run of the preset finished: nothing to extrapolate from")
+for path in sorted(glob.glob("results/runs/*/metrics.tsv")):
+    rows = [r for r in csv.DictReader(open(path), delimiter="\t") if r.get("seconds")]
+    per_epoch = sorted(float(r["seconds"]) for r in rows)[len(rows) // 2]  # median: the first epoch warms up
+    extra += (full - epochs) * per_epoch
+    print(f"  {rows[0]['run_id']:40s} median {per_epoch:6.2f} s per epoch (training only, without the kNN monitor)")
+print(f"cifar-gpu preset: {epochs} epochs per run took {wall:.0f} s in all (wall, workflow step); the full {full} "
+      f"epochs: about {(wall + extra) / 60:.1f} min (the kNN monitor's later evaluations not included)")
+EOF
+fi
+if [ "$QUICK" != 1 ] && [ -z "${GPU_CHECK_CONFIG:-}${GPU_CHECK_TARGETS:-}${PRESET}" ] && [ "$workflow_ok" = 1 ]; then
   banner "4c audit: embnorm audit results (every artifact against its provenance record)"
   if timeout -k 5 60 embnorm audit results 2>&1 | tail -15; then  # pipefail: the audit's status
     pass audit
@@ -391,7 +454,7 @@ fi
 # ---------------------------------------------------------------------------------------------------- 7 compile
 COMPILE_ARGS=("${BENCH_ARGS[@]}" --compile)
 [ "$QUICK" = 1 ] || COMPILE_ARGS+=(--rounds 1)  # most of this run is compiling; one round of measures is enough
-bench bench-compile bench_compile.txt 200 60 5 "${COMPILE_ARGS[@]}"
+[ -z "$PRESET" ] && bench bench-compile bench_compile.txt 200 60 5 "${COMPILE_ARGS[@]}"
 
 # ---------------------------------------------------------------------------------------------------- summary
 banner "summary"

@@ -80,3 +80,53 @@ def test_skipped_colour_ops_leave_samples_exactly_unchanged():
     assert torch.equal(out, x)
     out = color_jitter(x, AugmentRecipe(jitter_p=1.0), torch.Generator().manual_seed(0))
     assert (out - x).abs().flatten(1).amax(1).min() > 1e-3  # every sample changed
+
+
+def test_blends_match_torchvision_contrast_and_saturation():
+    from embnorm.train.augment import _blend_, _gray
+    torch.manual_seed(1)
+    x = torch.rand(6, 3, 8, 8)
+    f = torch.tensor([0.6, 0.8, 1.0, 1.1, 1.3, 1.4])
+    view = (6, 1, 1, 1)
+    # torchvision's float luma weighs R by 0.2989, ours by ITU-R 601's 0.299: gray levels differ by <= 1e-4 * R
+    contrast = _blend_(x.clone(), _gray(x).mean(dim=(2, 3), keepdim=True), f.view(view))
+    saturation = _blend_(x.clone(), _gray(x), f.view(view))
+    torch.testing.assert_close(contrast, torch.stack([TF.adjust_contrast(x[i], float(f[i])) for i in range(6)]),
+                               rtol=0, atol=5e-5)
+    torch.testing.assert_close(saturation, torch.stack([TF.adjust_saturation(x[i], float(f[i])) for i in range(6)]),
+                               rtol=0, atol=5e-5)
+
+
+def test_colour_ops_leave_their_input_unchanged():
+    x = torch.rand(32, 3, 4, 4)
+    before = x.clone()
+    random_grayscale(x, RECIPE, torch.Generator().manual_seed(0))
+    color_jitter(x, AugmentRecipe(jitter_p=1.0), torch.Generator().manual_seed(0))
+    assert torch.equal(x, before)
+
+
+def test_crop_grid_is_affine_grid_of_the_axis_aligned_map():
+    import torch.nn.functional as F
+    from embnorm.train.augment import crop_grid
+    g = torch.Generator().manual_seed(0)
+    sx, sy, cx, cy = torch.rand(4, 5, generator=g) * 2 - 1
+    zero = torch.zeros(5)
+    theta = torch.stack([torch.stack([sx, zero, cx], 1), torch.stack([zero, sy, cy], 1)], 1)
+    expected = F.affine_grid(theta, [5, 3, 6, 9], align_corners=False)
+    torch.testing.assert_close(crop_grid(sx, sy, cx, cy, 6, 9), expected, rtol=0, atol=1e-6)
+
+
+def test_picking_samples_by_subset_or_by_select_gives_the_same_views():
+    """The CPU path (op on the picked rows only) and the accelerator path (op on all rows, then a select) agree."""
+    from embnorm.train.augment import _apply_to
+    x = torch.rand(40, 3, 6, 6)
+    picked = torch.rand(40, generator=torch.Generator().manual_seed(0)) < 0.5
+    shifts = torch.linspace(-0.5, 0.5, 40)
+
+    def op(part, rows):
+        return shift_hue(part, shifts[rows].view(-1, 1, 1))
+
+    by_subset = _apply_to(x.clone(), picked, op, subset=True)
+    by_select = _apply_to(x.clone(), picked, op, subset=False)
+    assert torch.equal(by_subset, by_select)
+    assert torch.equal(by_subset[~picked], x[~picked]) and not torch.equal(by_subset[picked], x[picked])

@@ -1,5 +1,8 @@
 """The training loop of one run: optimizer steps over a seeded data order, per-epoch metrics, checkpoints, resume.
 
+On CUDA the next step's views are augmented on a side stream while the current step runs (`step.prefetched`); the
+batches and views are the same as in the serial order, which the CPU runs.
+
 Resumable at any optimizer-step boundary: the data order of an epoch and the augmentations of a step are derived
 from (seed, epoch, step), and the lr from the step index, so a resumed run replays exactly what the uninterrupted
 one would have done; on CPU it ends bit-identical. SIGTERM / SIGUSR1 (SLURM's warnings before a time limit) set a
@@ -27,7 +30,7 @@ from embnorm.train.augment import recipe_for
 from embnorm.train.monitor import Monitor, knn_protocol
 from embnorm.train.optim import build_optimizer, set_learning_rates
 from embnorm.train.progress import Progress
-from embnorm.train.step import micro_batches, optimizer_step, pick_device
+from embnorm.train.step import micro_batches, optimizer_step, pick_device, prefetched
 
 TIMING_COLUMNS = ("seconds", "images_per_s")
 
@@ -65,6 +68,11 @@ def _check_finite(loss: float, params: dict, epoch: int, resume_path) -> None:
             f"{params['run_id']}: the loss became {loss} in epoch {epoch + 1}; stopped without saving, so the last "
             f"good resumable checkpoint ({resume_path}, if any was written) is kept. Lower the learning rate or the "
             f"GradScale power.")
+
+
+def overlap(device: torch.device) -> bool:
+    """Whether the next step's augmentation is prepared while the current step runs (a CUDA side stream)."""
+    return device.type == "cuda"
 
 
 def train(params: dict, train_split: Split, test_split: Split, train_indices: np.ndarray | None,
@@ -125,7 +133,12 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
                 seeding.derive(*keys, seeding.ORDER, epoch)).permutation(len(idx))).to(device)
             loss_sum = torch.tensor(partial["loss_sum"], dtype=torch.float32, device=device)
             t0 = time.perf_counter() - partial["seconds"]
-            for step in range(start_step if epoch == start_epoch else 0, steps_per_epoch):
+            def views_of(step, epoch=epoch, order=order):  # a step's micro-batches, made up front when prefetched
+                views = micro_batches(images, order, step, batch, accumulate, recipe, (*keys, seeding.AUGMENT, epoch))
+                return list(views) if overlap(device) else views
+
+            first = start_step if epoch == start_epoch else 0
+            for step, views in prefetched(views_of, range(first, steps_per_epoch), device, overlap(device)):
                 if flag.signal:
                     partial = {"loss_sum": loss_sum.item(), "seconds": time.perf_counter() - t0}
                     _check_finite(partial["loss_sum"], params, epoch, resume_path)
@@ -134,7 +147,6 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
                     raise Interrupted(f"{params['run_id']}: stopped by {flag.signal} at epoch {epoch} step {step}; "
                                       f"resumable checkpoint written to {resume_path}")
                 set_learning_rates(optimizer, params, epoch * steps_per_epoch + step, total_steps, steps_per_epoch)
-                views = micro_batches(images, order, step, batch, accumulate, recipe, (*keys, seeding.AUGMENT, epoch))
                 loss_sum += optimizer_step(model, optimizer, views, accumulate, device, params["amp"])
                 progress.step()
             mean_loss = loss_sum.item() / (steps_per_epoch * accumulate)  # waits for the device: timing is honest

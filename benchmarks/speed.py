@@ -1,0 +1,244 @@
+"""How close to the floor: every speed ratio of issue 16 side by side, from one command (a script, not a test).
+
+    .venv/bin/python benchmarks/speed.py                 # CPU ratios (and the GPU ones when CUDA is present)
+    .venv/bin/python benchmarks/speed.py --rounds 1      # quick look
+
+Prints, each as the median of `--rounds` interleaved repetitions (wall clock, `--threads` torch threads):
+  knn    `knn_predict` (bank 20,000 x queries 5,000 x 512-d, k = 200, t = 0.1, cosine) against its floor, the bare
+         similarity matmul with the same normalisation, chunking and threads; also the same ratio in process CPU
+         time with one thread, which other processes on the machine disturb least;
+  aug    two views of 4,096 CIFAR-size images: our batched augmentation (`two_views`, batch 512, in this process)
+         against the authors' per-image PIL transforms in a `--workers`-worker DataLoader (batch 512; its steady
+         state, over 4 passes of the images after its start-up batches); also both
+         per CPU second (ours on one thread, the PIL transforms in this process), which a busy machine disturbs
+         least: on an idle machine with 2 cores, 2 workers and 2 threads both scale by at most 2;
+  gpu    (CUDA only) ResNet-18 SimCLR, batch 512, bf16, torch.compile: the full step with the augmentation
+         prefetched on a side stream (`step.prefetched`), the serial step, and the compiled model-only ceiling;
+         their ratio and the seconds per 50,000-image epoch; and knn_predict against its floor on the GPU, with its
+         time per evaluation at the paper's CIFAR scale (monitor and leave-one-out bucket analysis).
+The last line is a one-line summary that the README's speed block quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import platform
+import statistics
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_speed import TwoViewPIL, pil_transform, timed, timed_loader  # noqa: E402
+
+from embnorm.models import build_model  # noqa: E402
+from embnorm.train.augment import RECIPES, two_views  # noqa: E402
+from embnorm.train.knn import knn_predict  # noqa: E402
+from embnorm.train.step import micro_batches, optimizer_step, prefetched  # noqa: E402
+
+KNN = {"bank": 20_000, "queries": 5_000, "dim": 512, "k": 200, "t": 0.1, "classes": 100}
+AUG = {"images": 4096, "size": 32, "batch": 512}
+EPOCH_IMAGES = 50_000
+
+
+def clocked(fn) -> tuple[float, float]:
+    """(wall seconds, process CPU seconds) of one call."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def knn_ratio(rounds: int, threads: int) -> dict:
+    g = torch.Generator().manual_seed(0)
+    bank, queries = torch.randn(KNN["bank"], KNN["dim"], generator=g), torch.randn(KNN["queries"], KNN["dim"], generator=g)
+    labels = torch.randint(0, KNN["classes"], (KNN["bank"],), generator=g)
+    chunk = inspect.signature(knn_predict).parameters["chunk"].default  # the same chunking as knn_predict
+
+    def floor():
+        b, q = F.normalize(bank, dim=1), F.normalize(queries, dim=1)
+        for start in range(0, len(q), chunk):
+            q[start:start + chunk] @ b.T
+
+    def knn():
+        knn_predict(bank, labels, queries, KNN["k"], KNN["t"], KNN["classes"])
+
+    out = {}
+    for n_threads, clock in ((threads, 0), (1, 1)):  # wall clock at `threads`; CPU time at one thread
+        torch.set_num_threads(n_threads)
+        floor(), knn()  # warm-up
+        times = {"floor": [], "knn": []}
+        for _ in range(rounds):
+            times["floor"].append(clocked(floor)[clock])
+            times["knn"].append(clocked(knn)[clock])
+        med = {key: statistics.median(v) for key, v in times.items()}
+        out["wall" if clock == 0 else "cpu1"] = (med["knn"], med["floor"])
+    torch.set_num_threads(threads)
+    return out
+
+
+def knn_gpu(rounds: int) -> dict:
+    """knn_predict and its matmul floor on CUDA at the issue's size, and at the paper's CIFAR scale: the monitor
+    (bank 50,000 x 10,000 test queries) and the bucket analysis's leave-one-out (50,000 x 50,000)."""
+    device = torch.device("cuda")
+    g = torch.Generator(device=device).manual_seed(0)
+    chunk = inspect.signature(knn_predict).parameters["chunk"].default
+
+    def seconds(fn) -> float:
+        fn()
+        return statistics.median(timed(fn, 1, 0, device) for _ in range(rounds))
+
+    out = {}
+    for name, n_bank, n_query in (("issue", KNN["bank"], KNN["queries"]), ("monitor", 50_000, 10_000),
+                                  ("loo", 50_000, 50_000)):
+        bank = torch.randn(n_bank, KNN["dim"], device=device, generator=g)
+        queries = bank if name == "loo" else torch.randn(n_query, KNN["dim"], device=device, generator=g)
+        labels = torch.randint(0, KNN["classes"], (n_bank,), device=device, generator=g)
+
+        def floor():
+            b, q = F.normalize(bank, dim=1), F.normalize(queries, dim=1)
+            for start in range(0, len(q), chunk):
+                q[start:start + chunk] @ b.T
+
+        out[name] = (seconds(lambda: knn_predict(bank, labels, queries, KNN["k"], KNN["t"], KNN["classes"],
+                                                 exclude_self=name == "loo")), seconds(floor))
+    return out
+
+
+def aug_ratio(rounds: int, workers: int) -> dict:
+    n, size, batch = AUG["images"], AUG["size"], AUG["batch"]
+    host = np.random.default_rng(0).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+    images, recipe = torch.from_numpy(host), RECIPES["simclr_cifar"]
+    steps = n // batch
+
+    def ours():
+        gen = torch.Generator().manual_seed(0)
+        for i in range(steps):
+            two_views(images[i * batch:(i + 1) * batch], recipe, gen)
+
+    # the loader gets 4 x the images, so that its timed batches (after the untimed start-up and prefetch queue of
+    # 2 x workers + 1 batches) are made in steady state rather than taken from the queue filled before timing
+    pil_host = np.concatenate([host] * 4)
+    loader = DataLoader(TwoViewPIL(pil_host, pil_transform(recipe, size)), batch_size=batch, shuffle=True,
+                        drop_last=True, num_workers=workers, prefetch_factor=2 if workers else None,
+                        persistent_workers=False)
+    pil_dataset = TwoViewPIL(host[:batch], pil_transform(recipe, size))
+
+    def pil_in_process():  # the same per-image work, in this process, for its CPU time
+        for i in range(batch):
+            pil_dataset[i]
+
+    def ours_one_thread():
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            two_views(images[:batch], recipe, torch.Generator().manual_seed(0))
+        finally:
+            torch.set_num_threads(threads)
+
+    cpu = torch.device("cpu")
+    ours()  # warm-up
+    rates = {"ours": [], "pil": [], "ours_cpu1": [], "pil_cpu1": []}
+    for _ in range(rounds):
+        rates["ours"].append(steps * batch / clocked(ours)[0])
+        # the loader's first batches (worker start-up, prefetch queue) are consumed untimed; steady state after
+        per_batch = timed_loader(loader, lambda v: v, 4 * steps - 2 * workers - 1 if workers else 4 * steps, 0, cpu)
+        rates["pil"].append(batch / per_batch)
+        rates["ours_cpu1"].append(batch / clocked(ours_one_thread)[1])
+        rates["pil_cpu1"].append(batch / clocked(pil_in_process)[1])
+    return {key: statistics.median(v) for key, v in rates.items()}
+
+
+def gpu_ratio(rounds: int, steps: int) -> dict:
+    device, batch, size = torch.device("cuda"), 512, 32
+    torch.backends.cudnn.benchmark = True
+    n_images = batch * 64
+    images = torch.randint(0, 256, (n_images, size, size, 3), dtype=torch.uint8, device=device)
+    order = torch.randperm(n_images, device=device)
+    recipe = RECIPES["simclr_cifar"]
+    params = {"model": "simclr", "backbone": "resnet18", "hidden_dim": 0, "embed_dim": 256, "predictor_dim": 512,
+              "temperature": 0.5, "loss": "ntxent", "gradscale": 0.0, "cut": 1.0, "cut_scope": "all"}
+    torch.manual_seed(0)
+    model = build_model(params, size).to(device).to(memory_format=torch.channels_last).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-6, fused=True)
+    model.compile()
+
+    def views(step):
+        return list(micro_batches(images, order, step % (n_images // batch), batch, 1, recipe, (0, 0, 2, 0)))
+
+    fixed = views(0)
+
+    def run(ahead: bool | None):
+        def go():
+            if ahead is None:  # the model-only ceiling: the same pre-made views every step
+                for _ in range(steps):
+                    optimizer_step(model, optimizer, fixed, 1, device, True)
+                return
+            for _, v in prefetched(views, range(steps), device, ahead=ahead):
+                optimizer_step(model, optimizer, v, 1, device, True)
+        return go
+
+    measures = {"ceiling": run(None), "serial": run(False), "overlap": run(True)}
+    for fn in measures.values():  # compile and warm up every path
+        timed(fn, 1, 1, device)
+    seconds = {key: [] for key in measures}
+    for _ in range(rounds):
+        for key, fn in measures.items():
+            seconds[key].append(timed(fn, 1, 0, device) / steps)
+    return {key: batch / statistics.median(v) for key, v in seconds.items()}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the median is reported")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core machine)")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the PIL pipeline")
+    parser.add_argument("--gpu-steps", type=int, default=30, help="timed steps per GPU measurement and round")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["knn", "aug", "gpu"], help="parts to leave out")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    print(f"{date.today()}  torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, torch threads {args.threads}, PIL workers {args.workers}, median of {args.rounds}, "
+          f"load average at start {os.getloadavg()[0]:.2f}" + (f", GPU {gpu}" if gpu else ", no GPU"))
+    summary = []
+    if "knn" not in args.skip:
+        r = knn_ratio(args.rounds, args.threads)
+        (knn_s, floor_s), (knn_c, floor_c) = r["wall"], r["cpu1"]
+        print(f"knn    knn_predict {knn_s:6.3f} s   matmul floor {floor_s:6.3f} s   knn/floor {knn_s / floor_s:5.2f}  "
+              f"(one thread, CPU time: {knn_c:.3f} s / {floor_c:.3f} s = {knn_c / floor_c:.2f})")
+        summary += [f"knn/floor {knn_s / floor_s:.2f} ({args.threads} threads) {knn_c / floor_c:.2f} (1 thread CPU)"]
+    if "aug" not in args.skip:
+        r = aug_ratio(args.rounds, args.workers)
+        cpu_ratio = r["ours_cpu1"] / r["pil_cpu1"]
+        print(f"aug    ours {r['ours']:8.0f} pairs/s   PIL DataLoader {r['pil']:8.0f} pairs/s   "
+              f"ours/PIL {r['ours'] / r['pil']:5.1f}x  (per CPU second, one thread / one process: "
+              f"{r['ours_cpu1']:.0f} / {r['pil_cpu1']:.0f} = {cpu_ratio:.1f}x)")
+        summary += [f"aug/PIL {r['ours'] / r['pil']:.1f}x ({args.workers} workers) {cpu_ratio:.1f}x (per CPU second)"]
+    if "gpu" not in args.skip and gpu:
+        r = gpu_ratio(args.rounds, args.gpu_steps)
+        print(f"gpu    step, prefetched {r['overlap']:8.0f} img/s   serial {r['serial']:8.0f} img/s   compiled "
+              f"model-only ceiling {r['ceiling']:8.0f} img/s   prefetched/ceiling {r['overlap'] / r['ceiling']:6.1%}"
+              f"   s per {EPOCH_IMAGES:,}-image epoch {EPOCH_IMAGES / r['overlap']:.2f} (serial "
+              f"{EPOCH_IMAGES / r['serial']:.2f}, ceiling {EPOCH_IMAGES / r['ceiling']:.2f})")
+        summary += [f"step/ceiling {r['overlap'] / r['ceiling']:.1%}", f"{EPOCH_IMAGES / r['overlap']:.2f} s/epoch"]
+        if "knn" not in args.skip:
+            k = knn_gpu(args.rounds)
+            print(f"knn-gpu knn/floor {k['issue'][0] / k['issue'][1]:.2f} ({k['issue'][0] * 1e3:.1f} ms / "
+                  f"{k['issue'][1] * 1e3:.1f} ms); paper scale: monitor (50,000 x 10,000) {k['monitor'][0]:.3f} s, "
+                  f"leave-one-out (50,000 x 50,000) {k['loo'][0]:.3f} s, per evaluation")
+            summary += [f"knn/floor on GPU {k['issue'][0] / k['issue'][1]:.2f}"]
+    elif "gpu" not in args.skip:
+        print("gpu    no CUDA device: step/ceiling and s/epoch not measured (benchmarks/gpu_check.sh measures them)")
+    print("summary: " + "; ".join(summary))
+
+
+if __name__ == "__main__":
+    main()

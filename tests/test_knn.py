@@ -1,0 +1,64 @@
+"""The optimised weighted kNN (blocked top-k, chunked, leave-one-out) predicts exactly what the textbook definition
+predicts, on random data without ties."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from embnorm.train.knn import block_size, block_topk, knn_accuracy, knn_predict
+
+torch.set_num_threads(1)
+
+
+def reference_knn(bank, bank_labels, queries, k, temperature, num_classes, exclude_self=False):
+    """One query at a time: cosine similarities, a full sort, the first k, weighted votes exp(sim / t)."""
+    preds = []
+    for i, q in enumerate(queries):
+        sim = torch.nn.functional.cosine_similarity(bank.double(), q.double().unsqueeze(0), dim=1)
+        order = [j for j in sim.argsort(descending=True).tolist() if not (exclude_self and j == i)]
+        votes = [0.0] * num_classes
+        for j in order[:k]:
+            votes[int(bank_labels[j])] += float(torch.exp(sim[j] / temperature))
+        preds.append(max(range(num_classes), key=votes.__getitem__))
+    return torch.tensor(preds)
+
+
+def data(n_bank, n_query, dim, classes, seed):
+    g = torch.Generator().manual_seed(seed)
+    bank = torch.randn(n_bank, dim, generator=g) + 0.5 * torch.randn(classes, dim, generator=g).repeat(
+        n_bank // classes + 1, 1)[:n_bank]
+    return bank, torch.arange(n_bank) % classes, torch.randn(n_query, dim, generator=g)
+
+
+@pytest.mark.parametrize("n_bank,k,chunk", [(3000, 20, 256), (2999, 20, 7), (500, 200, 64), (1000, 1, 100)])
+def test_predictions_equal_the_reference(n_bank, k, chunk):
+    bank, labels, queries = data(n_bank, 150, 16, 7, seed=n_bank + k)
+    expected = reference_knn(bank, labels, queries, k, 0.1, 7)
+    assert torch.equal(knn_predict(bank, labels, queries, k, 0.1, 7, chunk=chunk), expected)
+
+
+def test_leave_one_out_equals_the_reference():
+    bank, labels, _ = data(2501, 0, 8, 5, seed=3)
+    expected = reference_knn(bank, labels, bank, 30, 0.1, 5, exclude_self=True)
+    assert torch.equal(knn_predict(bank, labels, bank, 30, 0.1, 5, chunk=300, exclude_self=True), expected)
+
+
+def test_blocked_top_k_is_the_exact_top_k_set():
+    sim = torch.randn(64, 40 * 9)
+    top, columns = block_topk(sim, 40, block=9)
+    expected = sim.topk(40, dim=1)
+    assert torch.equal(top.sort(dim=1).values, expected.values.sort(dim=1).values)
+    assert torch.equal(columns.sort(dim=1).values, expected.indices.sort(dim=1).values)
+    assert torch.equal(sim.gather(1, columns), top)
+
+
+def test_block_size_is_plain_top_k_when_blocking_does_not_pay():
+    assert block_size(20000, 200) == 10 and block_size(50000, 200) == 15
+    assert block_size(500, 200) == 1 and block_size(2000, 200) == 1
+
+
+def test_accuracy_of_a_separable_problem():
+    bank = torch.eye(4).repeat(10, 1)
+    labels = torch.arange(4).repeat(10)
+    assert knn_accuracy(bank, labels, torch.eye(4) + 0.01, torch.arange(4), k=5) == 1.0
