@@ -24,6 +24,7 @@ FAMILY_STREAM = 7_919  # any constant: separates prototype streams from sample s
 
 @dataclass(frozen=True)
 class SyntheticSpec:
+    design: str = "parts"  # what carries the class: "parts" (synthetic_parts.py) or "appearance" (this module)
     family: int = 0
     classes: int = 10
     n_train: int = 5000
@@ -213,7 +214,12 @@ def generate(spec: SyntheticSpec, split: str) -> tuple[np.ndarray, dict[str, np.
     """Images and per-sample structure of one split ('train' or 'test'); deterministic in (spec, split)."""
     n, stream = {"train": (spec.n_train, 1), "test": (spec.n_test, 2)}[split]
     structure = sample_structure(spec, n, stream)
-    images = render(spec, structure)
+    if spec.design == "parts":
+        from embnorm.data import synthetic_parts  # it builds on this module's shapes and colour helpers
+
+        images = synthetic_parts.render(spec, structure)
+    else:
+        images = render(spec, structure)
     del structure["rng_seed"]
     return images, structure
 
