@@ -84,14 +84,23 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--synthetic", nargs="*", default=[], metavar="KEY=VALUE",
                         help="generator options of the synth dataset (datasets.synth.synthetic), e.g. design=appearance")
+    parser.add_argument("--knob", nargs="*", default=[], metavar="NAME=VALUE",
+                        help="development only: set a module constant of synthetic_parts (e.g. HUE_SPREAD=0.2)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: config.yaml's train.epochs)")
     parser.add_argument("--knn-every", type=int, help="kNN every this many epochs (default: config.yaml's)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    from embnorm.data import synthetic_parts
+
+    for item in args.knob:
+        name, value = item.split("=", 1)
+        if not hasattr(synthetic_parts, name):
+            raise SystemExit(f"--knob {name}: synthetic_parts has no such constant")
+        setattr(synthetic_parts, name, _value(value))
     options = dict(item.split("=", 1) for item in args.synthetic)
     options = {k: _value(v) for k, v in options.items()}
     train_options = {k: v for k, v in {"epochs": args.epochs, "knn_every": args.knn_every}.items() if v is not None}
-    row = measure(options, train_options)
+    row = {**measure(options, train_options), "knobs": " ".join(args.knob)}
     print("\t".join(row))
     print("\t".join(str(round(v, 3)) if isinstance(v, float) else str(v) for v in row.values()), flush=True)
 

@@ -30,8 +30,15 @@ import numpy as np
 from embnorm.data.synthetic import FAMILY_STREAM, SHAPES, SIZE, SyntheticSpec, _hsv_to_rgb, _sdf
 
 PARTS = 3
-LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light")
-MODE_STEPS = {"px": 0.10, "py": 0.10, "log_size": 0.10, "log_aspect": 0.12, "rot": 0.30}  # per unit of sqrt(m)
+LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light", "tex_theta", "tex_freq")
+MODE_STEPS = {"px": 0.10, "py": 0.10, "log_size": 0.10, "log_aspect": 0.12, "rot": 0.30,  # per unit of sqrt(m)
+              "tex_theta": 0.2, "tex_freq": 0.1}
+PART_SIZE, OBJECT_SCALE = (0.3, 0.55), (10.0, 13.0)  # part radius in object units; object unit in pixels
+TEXTURE = 0.0  # stripe contrast on the parts (0: plain parts)
+# colour statistics per image, the same for every class: hue within HUE_SPREAD of the circle around HUE_CENTRE,
+# saturation ranges of the object and the background, and CLUTTER blobs of random colour
+HUE_CENTRE, HUE_SPREAD = 0.6, 1.0
+OBJECT_SAT, BACKGROUND_SAT, CLUTTER = (0.3, 0.9), (0.1, 0.6), 2
 
 
 def class_layouts(spec: SyntheticSpec) -> dict[str, np.ndarray]:
@@ -46,10 +53,12 @@ def class_layouts(spec: SyntheticSpec) -> dict[str, np.ndarray]:
         "shape": rng.integers(0, len(SHAPES), (k, PARTS)),
         "px": radius * np.cos(angle),
         "py": radius * np.sin(angle),
-        "log_size": rng.uniform(np.log(0.3), np.log(0.55), (k, PARTS)),
+        "log_size": rng.uniform(np.log(PART_SIZE[0]), np.log(PART_SIZE[1]), (k, PARTS)),
         "log_aspect": rng.normal(0, 0.3, (k, PARTS)),
         "rot": rng.uniform(0, np.pi, (k, PARTS)),
         "light": light.astype(float),
+        "tex_theta": rng.uniform(0, np.pi, (k, PARTS)),
+        "tex_freq": rng.uniform(1.0, 2.0, (k, PARTS)),
     }
 
 
@@ -87,7 +96,7 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
     # the object: position, scale and a small rotation per image (identical statistics for every class and mode)
     cx = SIZE / 2 + rng.uniform(-3, 3, n)
     cy = SIZE / 2 + rng.uniform(-3, 3, n)
-    scale = rng.uniform(10.0, 13.0, n)
+    scale = rng.uniform(*OBJECT_SCALE, n)
     turn = rng.normal(0, 0.2, n)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) + 0.5
     gx = (xx[None] - cx[:, None, None]) / scale[:, None, None]
@@ -98,15 +107,15 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
     # colours: drawn per image from one distribution for all classes
     bg_val = rng.uniform(0.2, 0.8, n)
     grad = 1.0 + 0.25 * (yy[None] / SIZE - 0.5) * rng.choice([-1, 1], n)[:, None, None]
-    bg = _hsv_to_rgb(rng.uniform(0, 1, n)[:, None, None], rng.uniform(0.1, 0.6, n)[:, None, None],
+    bg = _hsv_to_rgb(_hue(rng, n)[:, None, None], rng.uniform(*BACKGROUND_SAT, n)[:, None, None],
                      np.clip(bg_val[:, None, None] * grad, 0, 1))
-    for _ in range(2):  # clutter: small blobs of random colour
+    for _ in range(CLUTTER):  # clutter: small blobs
         bx, by, br = rng.uniform(0, SIZE, n), rng.uniform(0, SIZE, n), rng.uniform(1.5, 3.0, n)
         blob = np.hypot(xx[None] - bx[:, None, None], yy[None] - by[:, None, None]) < br[:, None, None]
-        color = _hsv_to_rgb(rng.uniform(0, 1, n), rng.uniform(0.2, 0.8, n), rng.uniform(0.2, 0.9, n))
+        color = _hsv_to_rgb(_hue(rng, n), rng.uniform(*BACKGROUND_SAT, n), rng.uniform(0.2, 0.9, n))
         bg = np.where(blob[..., None], color[:, None, None, :], bg)
-    hue = rng.uniform(0, 1, n)
-    sat = rng.uniform(0.3, 0.9, n)
+    hue = _hue(rng, n)
+    sat = rng.uniform(*OBJECT_SAT, n)
     # light parts are bright, dark parts dim, both away from the background's brightness
     dark_val = np.clip(bg_val - rng.uniform(0.25, 0.45, n), 0.05, 1)
     light_val = np.clip(bg_val + rng.uniform(0.25, 0.45, n), 0, 1)
@@ -128,11 +137,21 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
         sdf = (1 - a)[:, :, None] * _sdf(own["shape"][:, j], u, v) + a[:, :, None] * _sdf(oth["shape"][:, j], u, v)
         pixels = (scale * size)[:, None, None]
         mask = 1.0 / (1.0 + np.exp(np.clip(sdf * pixels * 2.0, -30, 30)))
-        val = light * light_val + (1 - light) * dark_val
-        color = _hsv_to_rgb(hue + 0.04 * j, sat, val)
-        img = mask[..., None] * color[:, None, None, :] + (1 - mask[..., None]) * img
+        val = (light * light_val + (1 - light) * dark_val)[:, None, None]
+        if TEXTURE:
+            theta = _angle_lerp(own["tex_theta"][:, j], oth["tex_theta"][:, j], a[:, 0])[:, None, None]
+            freq = lerp("tex_freq")[:, j, None, None]
+            stripes = np.sin(2 * np.pi * freq * (np.cos(theta) * u + np.sin(theta) * v)
+                             + rng.uniform(0, 2 * np.pi, n)[:, None, None])
+            val = np.clip(val * (1 + TEXTURE * stripes), 0, 1)
+        color = _hsv_to_rgb((hue + 0.04 * j)[:, None, None], sat[:, None, None], val)
+        img = mask[..., None] * color + (1 - mask[..., None]) * img
     img = img + rng.normal(0, 0.02, img.shape)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+
+
+def _hue(rng: np.random.Generator, n: int) -> np.ndarray:
+    return (HUE_CENTRE + HUE_SPREAD * rng.uniform(-0.5, 0.5, n)) % 1.0
 
 
 def _angle_lerp(a, b, t):
