@@ -34,6 +34,7 @@ LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light", 
 MODE_STEPS = {"px": 0.10, "py": 0.10, "log_size": 0.10, "log_aspect": 0.12, "rot": 0.30,  # per unit of sqrt(m)
               "tex_theta": 0.2, "tex_freq": 0.1}
 PART_SIZE, OBJECT_SCALE = (0.3, 0.55), (10.0, 13.0)  # part radius in object units; object unit in pixels
+POSITION_JITTER = 3.0  # pixels, uniform in each direction
 TEXTURE = 0.0  # stripe contrast on the parts (0: plain parts)
 # colour statistics per image, the same for every class: hue within HUE_SPREAD of the circle around HUE_CENTRE,
 # saturation ranges of the object and the background, and CLUTTER blobs of random colour
@@ -94,8 +95,8 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
     lerp = lambda f: (1 - a) * own[f] + a * oth[f]  # noqa: E731
 
     # the object: position, scale and a small rotation per image (identical statistics for every class and mode)
-    cx = SIZE / 2 + rng.uniform(-3, 3, n)
-    cy = SIZE / 2 + rng.uniform(-3, 3, n)
+    cx = SIZE / 2 + rng.uniform(-POSITION_JITTER, POSITION_JITTER, n)
+    cy = SIZE / 2 + rng.uniform(-POSITION_JITTER, POSITION_JITTER, n)
     scale = rng.uniform(*OBJECT_SCALE, n)
     turn = rng.normal(0, 0.2, n)
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64) + 0.5
