@@ -33,13 +33,13 @@ PARTS = 3
 LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light", "tex_theta", "tex_freq")
 MODE_STEPS = {"px": 0.10, "py": 0.10, "log_size": 0.10, "log_aspect": 0.12, "rot": 0.30,  # per unit of sqrt(m)
               "tex_theta": 0.2, "tex_freq": 0.1}
-PART_SIZE, OBJECT_SCALE = (0.3, 0.55), (10.0, 13.0)  # part radius in object units; object unit in pixels
-POSITION_JITTER = 3.0  # pixels, uniform in each direction
-TEXTURE = 0.0  # stripe contrast on the parts (0: plain parts)
-# colour statistics per image, the same for every class: hue within HUE_SPREAD of the circle around HUE_CENTRE,
-# saturation ranges of the object and the background, and CLUTTER blobs of random colour
-HUE_CENTRE, HUE_SPREAD = 0.6, 1.0
-OBJECT_SAT, BACKGROUND_SAT, CLUTTER = (0.3, 0.9), (0.1, 0.6), 2
+PART_SIZE, OBJECT_SCALE = (0.4, 0.7), (8.5, 14.5)  # part radius in object units; object unit in pixels
+POSITION_JITTER = 4.5  # pixels, uniform in each direction
+TEXTURE = 0.5  # contrast of the parts' stripes
+# colour statistics per image, the same for every class: hue within HUE_SPREAD of the circle around HUE_CENTRE and
+# low saturation, so that colour jitter covers most of the colour variation (a wider one is SimCLR's shortcut)
+HUE_CENTRE, HUE_SPREAD = 0.6, 0.2
+OBJECT_SAT, BACKGROUND_SAT = (0.2, 0.5), (0.1, 0.3)
 
 
 def class_layouts(spec: SyntheticSpec) -> dict[str, np.ndarray]:
@@ -110,11 +110,6 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
     grad = 1.0 + 0.25 * (yy[None] / SIZE - 0.5) * rng.choice([-1, 1], n)[:, None, None]
     bg = _hsv_to_rgb(_hue(rng, n)[:, None, None], rng.uniform(*BACKGROUND_SAT, n)[:, None, None],
                      np.clip(bg_val[:, None, None] * grad, 0, 1))
-    for _ in range(CLUTTER):  # clutter: small blobs
-        bx, by, br = rng.uniform(0, SIZE, n), rng.uniform(0, SIZE, n), rng.uniform(1.5, 3.0, n)
-        blob = np.hypot(xx[None] - bx[:, None, None], yy[None] - by[:, None, None]) < br[:, None, None]
-        color = _hsv_to_rgb(_hue(rng, n), rng.uniform(*BACKGROUND_SAT, n), rng.uniform(0.2, 0.9, n))
-        bg = np.where(blob[..., None], color[:, None, None, :], bg)
     hue = _hue(rng, n)
     sat = rng.uniform(*OBJECT_SAT, n)
     # light parts are bright, dark parts dim, both away from the background's brightness
@@ -139,12 +134,11 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
         pixels = (scale * size)[:, None, None]
         mask = 1.0 / (1.0 + np.exp(np.clip(sdf * pixels * 2.0, -30, 30)))
         val = (light * light_val + (1 - light) * dark_val)[:, None, None]
-        if TEXTURE:
-            theta = _angle_lerp(own["tex_theta"][:, j], oth["tex_theta"][:, j], a[:, 0])[:, None, None]
-            freq = lerp("tex_freq")[:, j, None, None]
-            stripes = np.sin(2 * np.pi * freq * (np.cos(theta) * u + np.sin(theta) * v)
-                             + rng.uniform(0, 2 * np.pi, n)[:, None, None])
-            val = np.clip(val * (1 + TEXTURE * stripes), 0, 1)
+        theta = _angle_lerp(own["tex_theta"][:, j], oth["tex_theta"][:, j], a[:, 0])[:, None, None]
+        freq = lerp("tex_freq")[:, j, None, None]
+        stripes = np.sin(2 * np.pi * freq * (np.cos(theta) * u + np.sin(theta) * v)
+                         + rng.uniform(0, 2 * np.pi, n)[:, None, None])
+        val = np.clip(val * (1 + TEXTURE * stripes), 0, 1)
         color = _hsv_to_rgb((hue + 0.04 * j)[:, None, None], sat[:, None, None], val)
         img = mask[..., None] * color + (1 - mask[..., None]) * img
     img = img + rng.normal(0, 0.02, img.shape)
