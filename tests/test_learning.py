@@ -1,7 +1,11 @@
-"""Training learns: a few seeded epochs of the default SimCLR run on the built-in data (its default design, fewer
+"""Training learns: 12 seeded epochs of the default SimCLR run on the built-in data (its default design, 3,000 train
 images) lower the loss and lift test kNN clearly above its value at initialization. No other test checks that the
 encoder learns anything; a bug that leaves the loss flat (views not paired, gradients not applied, augmentations that
-destroy the class) fails here. One CPU thread, deterministic under its seed, about 20 s of CPU."""
+destroy the class) fails here. One CPU thread, deterministic under its seeds (data, init, order, augmentations), about
+35 CPU-s.
+
+Measured once with these settings (2026-11-30): loss 5.99 after epoch 1, 5.30 after epoch 12; test kNN 36.9 % at
+initialization, 47.5 % after training (+10.6 points). The margins below are about half of those gains."""
 
 from __future__ import annotations
 
@@ -15,18 +19,18 @@ from embnorm.data import synthetic
 from embnorm.data.format import Split
 from embnorm.train.loop import train
 
-N_TRAIN, N_TEST, EPOCHS = 1000, 300, 10
-KNN_GAIN = 0.08  # measured gain at this size (see docs/synthetic-data.md): the margin leaves slack below it
+N_TRAIN, N_TEST, EPOCHS = 3000, 1000, 12
+KNN_GAIN = 0.05  # test kNN points (as a fraction) gained over initialization; measured +0.106
+LOSS_DROP = 0.3  # loss after the last epoch below the first epoch's; measured 0.70
 
 
 def learning_params() -> tuple[dict, synthetic.SyntheticSpec]:
-    """The default config's SimCLR baseline on synth, made small: 1,000 train images, batch 64, 10 epochs."""
+    """The default config's SimCLR baseline on synth (batch 256), made small: 3,000 train images, 12 epochs."""
     config = default_config()
     config["datasets"]["synth"]["synthetic"].update(n_train=N_TRAIN, n_test=N_TEST)
     config["grid"] = {"model": ["simclr"], "optimizer": ["sgd"], "mitigation": ["none"], "dataset": ["synth"],
                       "seed": [0]}
     config["include"] = []
-    config["models"]["simclr"]["batch_size"] = 64
     config["train"].update(epochs=EPOCHS, knn_every=EPOCHS, knn_k=50, device="cpu", threads=1)
     (params,) = run_table(validated(config))
     return params, synthetic.SyntheticSpec(**config["datasets"]["synth"]["synthetic"])
@@ -51,7 +55,7 @@ def metrics(tmp_path_factory):
 
 def test_training_lowers_the_loss(metrics):
     losses = metrics.loss.dropna().to_numpy()
-    assert losses[-1] < losses[0] - 0.1, f"loss per epoch {losses.round(3).tolist()}"
+    assert losses[-1] < losses[0] - LOSS_DROP, f"loss per epoch {losses.round(3).tolist()}"
 
 
 def test_training_lifts_test_knn_above_initialization(metrics):
