@@ -1,6 +1,11 @@
 """The built-in synthetic dataset: procedurally drawn 32x32 objects whose structure mimics natural image classes.
 
-Design (see docs/synthetic-data.md for what it is and is not evidence of):
+Two designs (`SyntheticSpec.design`) share this module's per-sample structure (label, mode, blend weight, other class;
+`sample_structure`), so the simulated annotators of human_labels.py serve both:
+- `parts` (the default, synthetic_parts.py): a class is a layout of part silhouettes and colour carries no class;
+- `appearance` (this module, the first design): classes differ in appearance statistics, described below.
+
+The `appearance` design (see docs/synthetic-data.md for what it is and is not evidence of):
 - A *family* is a set of K classes. Each class has a prototype: silhouette, object hue, background hue, texture
   orientation, frequency and contrast, aspect ratio. Families draw prototypes from disjoint random streams, so family 1
   is family 0's out-of-distribution partner, as CIFAR-100 is to CIFAR-10.
