@@ -5,10 +5,14 @@ network already separates (test kNN about 80 % at initialization), so SSL adds l
 carried by structure that survives SimCLR's augmentations (shape, the layout of parts) while colour varies within a
 class. Here:
 - Each class is an object made of PARTS primitive silhouettes (synthetic.SHAPES), each with a class-specific shape,
-  position in the object frame, size, elongation, rotation and relative brightness (light or dark part).
-- Colour carries no class: object hue, background hue and brightness, saturation and the clutter are drawn per image
-  from one distribution shared by all classes. Parts keep their class's light/dark order, which brightness and hue
-  jitter do not destroy, but the mean colour of an image says nothing about its class.
+  position in the object frame, size, elongation, rotation, stripe texture (orientation, frequency) and tone (light
+  or dark part).
+- Colour carries no class: object hue, background hue, brightness and saturation are drawn per image from one
+  distribution shared by all classes. Parts keep their class's light/dark order, which brightness and hue jitter do
+  not destroy, but the mean colour of an image says nothing about its class. The palette is narrow (hue within a
+  fifth of the circle, low saturation): a colour that varies more than SimCLR's colour jitter covers becomes its
+  instance-discrimination shortcut, and the class is then not learned (docs/synthetic-data.md, learnability log).
+- Nuisances that crops cover (object position and scale) keep a random network's kNN low.
 - Typicality is frequency and density (as in the appearance design): each class has `modes` layout modes with Zipf
   frequencies; mode m moves the layout parameters a distance ~sqrt(m) from the prototype (mode 0).
 - Ambiguity lies between classes: a blended sample morphs every part (signed distance fields, positions, sizes)
