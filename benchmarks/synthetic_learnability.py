@@ -2,8 +2,10 @@
 
 Trains the default config's SimCLR baseline (`simclr-sgd-none-synth`: small CPU backbone, the CPU recipe) on the
 synth dataset generated in memory with the given generator options, through the package's own training loop, and
-prints one line per run: design, options, epochs, test kNN at epoch 0 (initialization) and at the last epoch, and
-the process CPU time and wall time of training. Use OMP_NUM_THREADS=1 (the loop runs on one thread); CPU time is the
+prints a tab-separated header and one row: design, options, epochs, test kNN at epoch 0 (initialization), at the last
+epoch and at every evaluated epoch, the first and last epoch's loss, and the process CPU time and wall time of
+training. `--knob` sets a generator constant of synthetic_parts.py for one run: how the rows of the learnability log
+in docs/synthetic-data.md were made. Use OMP_NUM_THREADS=1 (the loop runs on one thread); CPU time is the
 comparable number on a shared machine, wall time is inflated by whatever else runs.
 
 The generator was designed on a development seed (`--synthetic seed=1`); the shipped numbers are those of the
@@ -11,7 +13,8 @@ default config (`synthetic.seed` 0). Examples:
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/synthetic_learnability.py                         # config.yaml as is
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/synthetic_learnability.py --synthetic design=appearance
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/synthetic_learnability.py --synthetic seed=1 n_train=2000 --epochs 0
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/synthetic_learnability.py --synthetic seed=1 --epochs 16 \
+        --knn-every 2 --knob HUE_SPREAD=1.0
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def measure(synthetic_options: dict, train_options: dict) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--synthetic", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="generator options of the synth dataset (datasets.synth.synthetic), e.g. design=appearance")
+                        help="options of datasets.synth.synthetic, e.g. design=appearance or seed=1")
     parser.add_argument("--knob", nargs="*", default=[], metavar="NAME=VALUE",
                         help="development only: set a module constant of synthetic_parts (e.g. HUE_SPREAD=0.2)")
     parser.add_argument("--epochs", type=int, help="training epochs (default: config.yaml's train.epochs)")
