@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embnorm.data import human_labels, synthetic
+from embnorm.data import human_labels, synthetic, synthetic_parts
 
 SPEC = synthetic.SyntheticSpec(n_train=400, n_test=200)
 
@@ -36,7 +36,37 @@ def test_train_and_test_differ_and_families_are_disjoint(train):
     p0 = synthetic.class_prototypes(SPEC)
     p1 = synthetic.class_prototypes(synthetic.SyntheticSpec(family=1))
     assert not np.allclose(p0["hue"], p1["hue"])
+    l0, l1 = synthetic_parts.class_layouts(SPEC), synthetic_parts.class_layouts(synthetic.SyntheticSpec(family=1))
+    assert not np.allclose(l0["px"], l1["px"])
     assert synthetic.class_names(SPEC) != synthetic.class_names(synthetic.SyntheticSpec(family=1))
+
+
+def test_parts_modes_start_at_the_prototype_layout():
+    spec = synthetic.SyntheticSpec(design="parts")
+    protos = synthetic_parts.class_layouts(spec)
+    modes = synthetic_parts.mode_layouts(spec, protos)
+    for field in synthetic_parts.LAYOUT_FIELDS:
+        assert np.allclose(modes[field][:, 0], protos[field]), field
+    spread = sum(np.abs(modes[f] - modes[f][:, :1]).mean(axis=(0, 2)) / step
+                 for f, step in synthetic_parts.MODE_STEPS.items())
+    assert spread[0] == 0 and spread[-1] > 1.5 * spread[1], "rarer modes lie further from the prototype"
+
+
+def _mean_colour_accuracy(design: str) -> float:
+    """Nearest class centroid of each test image's mean RGB, centroids from the train split."""
+    spec = synthetic.SyntheticSpec(design=design, n_train=1000, n_test=500)
+    (xtr, s_tr), (xte, s_te) = (synthetic.generate(spec, split) for split in ("train", "test"))
+    ftr, fte = xtr.reshape(len(xtr), -1, 3).mean(1), xte.reshape(len(xte), -1, 3).mean(1)
+    centroids = np.stack([ftr[s_tr["label"] == c].mean(0) for c in range(spec.classes)])
+    pred = np.argmin(((fte[:, None] - centroids[None]) ** 2).sum(-1), axis=1)
+    return float(np.mean(pred == s_te["label"]))
+
+
+def test_colour_carries_the_class_in_appearance_but_not_in_parts():
+    """The parts design draws colours per image for every class, so mean colour is at chance (10 %); the appearance
+    design gives each class its own hues, so mean colour alone separates them."""
+    assert _mean_colour_accuracy("parts") < 0.16
+    assert _mean_colour_accuracy("appearance") > 0.4
 
 
 def test_modes_follow_zipf_frequencies_and_typical_mode_is_the_prototype():

@@ -1,6 +1,11 @@
 """The built-in synthetic dataset: procedurally drawn 32x32 objects whose structure mimics natural image classes.
 
-Design (see docs/synthetic-data.md for what it is and is not evidence of):
+Two designs (`SyntheticSpec.design`) share this module's per-sample structure (label, mode, blend weight, other class;
+`sample_structure`), so the simulated annotators of human_labels.py serve both:
+- `parts` (the default, synthetic_parts.py): a class is a layout of part silhouettes and colour carries no class;
+- `appearance` (this module, the first design): classes differ in appearance statistics, described below.
+
+The `appearance` design (see docs/synthetic-data.md for what it is and is not evidence of):
 - A *family* is a set of K classes. Each class has a prototype: silhouette, object hue, background hue, texture
   orientation, frequency and contrast, aspect ratio. Families draw prototypes from disjoint random streams, so family 1
   is family 0's out-of-distribution partner, as CIFAR-100 is to CIFAR-10.
@@ -24,6 +29,7 @@ FAMILY_STREAM = 7_919  # any constant: separates prototype streams from sample s
 
 @dataclass(frozen=True)
 class SyntheticSpec:
+    design: str = "parts"  # what carries the class: "parts" (synthetic_parts.py) or "appearance" (this module)
     family: int = 0
     classes: int = 10
     n_train: int = 5000
@@ -213,7 +219,12 @@ def generate(spec: SyntheticSpec, split: str) -> tuple[np.ndarray, dict[str, np.
     """Images and per-sample structure of one split ('train' or 'test'); deterministic in (spec, split)."""
     n, stream = {"train": (spec.n_train, 1), "test": (spec.n_test, 2)}[split]
     structure = sample_structure(spec, n, stream)
-    images = render(spec, structure)
+    if spec.design == "parts":
+        from embnorm.data import synthetic_parts  # it builds on this module's shapes and colour helpers
+
+        images = synthetic_parts.render(spec, structure)
+    else:
+        images = render(spec, structure)
     del structure["rng_seed"]
     return images, structure
 
