@@ -33,6 +33,6 @@ envvars:
 
 
 rule all:
+    default_target: True
     input:
         final_outputs(),
-    default_target: True

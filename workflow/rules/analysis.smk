@@ -2,17 +2,48 @@
 # Report categories are numbered because the report lists them alphabetically: the claims check comes first.
 
 CLAIMS, THEORY, TRAINING, OOD, CONFIDENCE, MITIGATION = (
-    "1 Claims check", "2 Theory simulations", "3 Training and norm growth", "4 Norm vs OOD (Fig. 3)",
-    "5 Norm as confidence (Fig. 4)", "6 Mitigations",
+    "1 Claims check",
+    "2 Theory simulations",
+    "3 Training and norm growth",
+    "4 Norm vs OOD (Fig. 3)",
+    "5 Norm as confidence (Fig. 4)",
+    "6 Mitigations",
 )
 
 
-TABLE_NAMES = ("claims", "training", "weight_decay", "norm_vs_ood", "knn_buckets", "knn_spearman", "human_buckets",
-               "human_spearman", "mitigation", "class_metrics", "minority_majority")
-FIGURE_NAMES = ("sim_gradients", "sim_convergence", "sim_imbalance", "norm_growth", "weight_decay", "norm_vs_ood",
-                "knn_buckets", "human_agreement", "mitigation", "class_metrics")
-SIMULATION_NAMES = ("gradients", "gd_norms", "convergence_norm", "convergence_angle", "imbalance_norms",
-                    "imbalance_density")
+TABLE_NAMES = (
+    "claims",
+    "training",
+    "weight_decay",
+    "norm_vs_ood",
+    "knn_buckets",
+    "knn_spearman",
+    "human_buckets",
+    "human_spearman",
+    "mitigation",
+    "class_metrics",
+    "minority_majority",
+)
+FIGURE_NAMES = (
+    "sim_gradients",
+    "sim_convergence",
+    "sim_imbalance",
+    "norm_growth",
+    "weight_decay",
+    "norm_vs_ood",
+    "knn_buckets",
+    "human_agreement",
+    "mitigation",
+    "class_metrics",
+)
+SIMULATION_NAMES = (
+    "gradients",
+    "gd_norms",
+    "convergence_norm",
+    "convergence_angle",
+    "imbalance_norms",
+    "imbalance_density",
+)
 TSV = {n: paths.fmt(paths.TABLE, name=n) for n in TABLE_NAMES}
 MD = {n: paths.fmt(paths.TABLE_MD, name=n) for n in TABLE_NAMES}
 PNG = {n: paths.fmt(paths.FIGURE_PNG, name=n) for n in FIGURE_NAMES}
@@ -21,10 +52,14 @@ SIM = {n: paths.fmt(paths.SIMULATION, name=n) for n in SIMULATION_NAMES}
 CLAIMS_HTML = paths.fmt(paths.TABLE_HTML, name="claims")
 
 # Source datasets of the runs that come with human label files, and those files.
-HUMAN_SOURCES = sorted({r["source"] for r in RUNS.values()
-                        if DATASETS[r["source"]].get("human_labels", "none") != "none"})
-HUMAN_FILES = [paths.fmt(t, dataset=d) for d in HUMAN_SOURCES
-               for t in (paths.HUMAN_LABELS_N, paths.HUMAN_LABELS_H_COUNTS, paths.HUMAN_LABELS_H_PROBS)]
+HUMAN_SOURCES = sorted(
+    {r["source"] for r in RUNS.values() if DATASETS[r["source"]].get("human_labels", "none") != "none"}
+)
+HUMAN_FILES = [
+    paths.fmt(t, dataset=d)
+    for d in HUMAN_SOURCES
+    for t in (paths.HUMAN_LABELS_N, paths.HUMAN_LABELS_H_COUNTS, paths.HUMAN_LABELS_H_PROBS)
+]
 DEFAULT_WEIGHT_DECAY = json_arg({model: spec["weight_decay"] for model, spec in config["models"].items()})
 ALL_EMBEDDINGS = all_embeddings()
 ALL_METRICS = [paths.fmt(paths.RUN_METRICS, run=r) for r in RUNS]
@@ -33,56 +68,56 @@ ANALYSIS_OUTPUTS = [*TSV.values(), *MD.values(), CLAIMS_HTML, *PNG.values(), *PD
 
 
 rule simulate_gradients:
-    conda:
-        "../../envs/embnorm.yaml"
     output:
         checks=SIM["gradients"],
         gd=SIM["gd_norms"],
         png=report(PNG["sim_gradients"], caption="../report/sim_gradients.rst", category=THEORY),
         pdf=PDF["sim_gradients"],
+    log:
+        paths.fmt(paths.LOGS, name="simulate_gradients"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         seed=config["seed"],
-    log:
-        paths.fmt(paths.LOGS, name="simulate_gradients"),
     shell:
         "embnorm simulate-gradients --seed {params.seed} --checks {output.checks} --gd {output.gd} "
         "--png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule simulate_convergence:
-    conda:
-        "../../envs/embnorm.yaml"
     output:
         norms=SIM["convergence_norm"],
         angles=SIM["convergence_angle"],
         png=report(PNG["sim_convergence"], caption="../report/sim_convergence.rst", category=THEORY),
         pdf=PDF["sim_convergence"],
+    log:
+        paths.fmt(paths.LOGS, name="simulate_convergence"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         seed=config["seed"],
-    log:
-        paths.fmt(paths.LOGS, name="simulate_convergence"),
     shell:
         "embnorm simulate-convergence --seed {params.seed} --norms {output.norms} --angles {output.angles} "
         "--png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule simulate_imbalance:
-    conda:
-        "../../envs/embnorm.yaml"
     output:
         trajectories=SIM["imbalance_norms"],
         density=SIM["imbalance_density"],
         png=report(PNG["sim_imbalance"], caption="../report/sim_imbalance.rst", category=THEORY),
         pdf=PDF["sim_imbalance"],
+    log:
+        paths.fmt(paths.LOGS, name="simulate_imbalance"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         seed=config["seed"],
         epochs=ANALYSIS["simulation_epochs"],
         runs=ANALYSIS["simulation_runs"],
-    log:
-        paths.fmt(paths.LOGS, name="simulate_imbalance"),
     shell:
         "embnorm simulate-imbalance --seed {params.seed} --epochs {params.epochs} --sim-runs {params.runs} "
         "--trajectories {output.trajectories} --density {output.density} --png {output.png} --pdf {output.pdf} "
@@ -90,8 +125,6 @@ rule simulate_imbalance:
 
 
 rule norm_vs_ood:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         embeddings=ALL_EMBEDDINGS,
@@ -100,20 +133,20 @@ rule norm_vs_ood:
         md=MD["norm_vs_ood"],
         png=report(PNG["norm_vs_ood"], caption="../report/norm_vs_ood.rst", category=OOD),
         pdf=PDF["norm_vs_ood"],
+    log:
+        paths.fmt(paths.LOGS, name="norm_vs_ood"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         runs=list(RUNS),
         layer=ANALYSIS["layer"],
-    log:
-        paths.fmt(paths.LOGS, name="norm_vs_ood"),
     shell:
         "embnorm analyze ood --runs {params.runs} --layer {params.layer} "
         "--tsv {output.tsv} --md {output.md} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule norm_growth:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         metrics=ALL_METRICS,
@@ -122,19 +155,19 @@ rule norm_growth:
         md=MD["training"],
         png=report(PNG["norm_growth"], caption="../report/norm_growth.rst", category=TRAINING),
         pdf=PDF["norm_growth"],
+    log:
+        paths.fmt(paths.LOGS, name="norm_growth"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         runs=list(RUNS),
-    log:
-        paths.fmt(paths.LOGS, name="norm_growth"),
     shell:
         "embnorm analyze growth --runs {params.runs} "
         "--tsv {output.tsv} --md {output.md} --png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule weight_decay:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         training=TSV["training"],
     output:
@@ -142,30 +175,39 @@ rule weight_decay:
         md=MD["weight_decay"],
         png=report(PNG["weight_decay"], caption="../report/weight_decay.rst", category=TRAINING),
         pdf=PDF["weight_decay"],
-    params:
-        code=ANALYSIS_CODE,
     log:
         paths.fmt(paths.LOGS, name="weight_decay"),
+    conda:
+        "../../envs/embnorm.yaml"
+    params:
+        code=ANALYSIS_CODE,
     shell:
         "embnorm weight-decay --training {input.training} --tsv {output.tsv} --md {output.md} "
         "--png {output.png} --pdf {output.pdf} > {log} 2>&1"
 
 
 rule knn_buckets:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         embeddings=ALL_EMBEDDINGS,
     output:
         buckets_tsv=TSV["knn_buckets"],
         buckets_md=MD["knn_buckets"],
-        stats_tsv=report(TSV["knn_spearman"], caption="../report/knn_spearman.rst", category=CONFIDENCE,
-                         subcategory="kNN correctness"),
+        stats_tsv=report(
+            TSV["knn_spearman"],
+            caption="../report/knn_spearman.rst",
+            category=CONFIDENCE,
+            subcategory="kNN correctness",
+        ),
         stats_md=MD["knn_spearman"],
-        png=report(PNG["knn_buckets"], caption="../report/knn_buckets.rst", category=CONFIDENCE,
-                   subcategory="kNN correctness"),
+        png=report(
+            PNG["knn_buckets"], caption="../report/knn_buckets.rst", category=CONFIDENCE, subcategory="kNN correctness"
+        ),
         pdf=PDF["knn_buckets"],
+    log:
+        paths.fmt(paths.LOGS, name="knn_buckets"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         runs=list(RUNS),
@@ -176,8 +218,6 @@ rule knn_buckets:
         normalization=ANALYSIS["bucket_normalization"],
         resamples=ANALYSIS["bootstrap"],
         seed=config["seed"],
-    log:
-        paths.fmt(paths.LOGS, name="knn_buckets"),
     shell:
         "embnorm knn-buckets --runs {params.runs} --layer {params.layer} --buckets {params.buckets} --k {params.k} "
         "--min-count {params.min_count} --normalization {params.normalization} --resamples {params.resamples} "
@@ -187,8 +227,6 @@ rule knn_buckets:
 
 
 rule human_agreement:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         embeddings=ALL_EMBEDDINGS,
@@ -196,12 +234,24 @@ rule human_agreement:
     output:
         buckets_tsv=TSV["human_buckets"],
         buckets_md=MD["human_buckets"],
-        stats_tsv=report(TSV["human_spearman"], caption="../report/human_spearman.rst", category=CONFIDENCE,
-                         subcategory="Human labels"),
+        stats_tsv=report(
+            TSV["human_spearman"],
+            caption="../report/human_spearman.rst",
+            category=CONFIDENCE,
+            subcategory="Human labels",
+        ),
         stats_md=MD["human_spearman"],
-        png=report(PNG["human_agreement"], caption="../report/human_agreement.rst", category=CONFIDENCE,
-                   subcategory="Human labels"),
+        png=report(
+            PNG["human_agreement"],
+            caption="../report/human_agreement.rst",
+            category=CONFIDENCE,
+            subcategory="Human labels",
+        ),
         pdf=PDF["human_agreement"],
+    log:
+        paths.fmt(paths.LOGS, name="human_agreement"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         runs=list(RUNS),
@@ -213,8 +263,6 @@ rule human_agreement:
         normalization=ANALYSIS["bucket_normalization"],
         resamples=ANALYSIS["bootstrap"],
         seed=config["seed"],
-    log:
-        paths.fmt(paths.LOGS, name="human_agreement"),
     shell:
         "embnorm human-agreement --runs {params.runs} --human-datasets {params.human} --layer {params.layer} "
         "--buckets {params.buckets} --min-count {params.min_count} --min-count-human {params.min_count_human} "
@@ -224,8 +272,6 @@ rule human_agreement:
 
 
 rule mitigation:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         params=all_params(),
         metrics=ALL_METRICS,
@@ -235,20 +281,21 @@ rule mitigation:
         epochs_md=MD["mitigation"],
         classes_tsv=TSV["class_metrics"],
         classes_md=MD["class_metrics"],
-        imbalance_tsv=report(TSV["minority_majority"], caption="../report/minority_majority.rst",
-                             category=MITIGATION),
+        imbalance_tsv=report(TSV["minority_majority"], caption="../report/minority_majority.rst", category=MITIGATION),
         imbalance_md=MD["minority_majority"],
         epochs_png=report(PNG["mitigation"], caption="../report/mitigation.rst", category=MITIGATION),
         epochs_pdf=PDF["mitigation"],
         classes_png=report(PNG["class_metrics"], caption="../report/class_metrics.rst", category=MITIGATION),
         classes_pdf=PDF["class_metrics"],
+    log:
+        paths.fmt(paths.LOGS, name="mitigation"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         runs=list(RUNS),
         layer=ANALYSIS["layer"],
         default_wd=DEFAULT_WEIGHT_DECAY,
-    log:
-        paths.fmt(paths.LOGS, name="mitigation"),
     shell:
         "embnorm mitigation --runs {params.runs} --layer {params.layer} --default-weight-decay {params.default_wd} "
         "--epochs-tsv {output.epochs_tsv} --epochs-md {output.epochs_md} --classes-tsv {output.classes_tsv} "
@@ -274,8 +321,6 @@ CLAIM_TABLES = {
 
 
 rule claims:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         **CLAIM_TABLES,
         runs=paths.RUNS_TABLE,  # which claims this config can decide, from its run table (claims/plan.py)
@@ -283,6 +328,10 @@ rule claims:
         tsv=TSV["claims"],
         md=MD["claims"],
         html=report(CLAIMS_HTML, caption="../report/claims.rst", category=CLAIMS),
+    log:
+        paths.fmt(paths.LOGS, name="claims"),
+    conda:
+        "../../envs/embnorm.yaml"
     params:
         code=ANALYSIS_CODE,
         tables=" ".join(f"--table {key}={path}" for key, path in CLAIM_TABLES.items()),
@@ -290,8 +339,6 @@ rule claims:
         human=json_arg(HUMAN_SOURCES),
         resamples=ANALYSIS["bootstrap"],
         seed=config["seed"],
-    log:
-        paths.fmt(paths.LOGS, name="claims"),
     shell:
         "embnorm claims {params.tables} --default-weight-decay {params.default_wd} --resamples {params.resamples} "
         "--seed {params.seed} --runs {input.runs} --human-sources {params.human} "

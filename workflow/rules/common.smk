@@ -88,13 +88,18 @@ def json_arg(obj):
 
 
 def dataset_files(dataset, split):
-    return [paths.fmt(t, dataset=dataset, split=split) for t in (paths.DATASET_IMAGES, paths.DATASET_LABELS, paths.DATASET_META)]
+    return [
+        paths.fmt(t, dataset=dataset, split=split)
+        for t in (paths.DATASET_IMAGES, paths.DATASET_LABELS, paths.DATASET_META)
+    ]
 
 
 def train_inputs(wildcards):
     run = RUNS[wildcards.run]
-    inputs = {"params": paths.fmt(paths.RUN_PARAMS, run=wildcards.run),
-              "data": dataset_files(run["source"], "train") + dataset_files(run["source"], "test")}
+    inputs = {
+        "params": paths.fmt(paths.RUN_PARAMS, run=wildcards.run),
+        "data": dataset_files(run["source"], "train") + dataset_files(run["source"], "test"),
+    }
     if run["imbalanced"]:
         inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
     return inputs
@@ -104,8 +109,10 @@ def embed_inputs(wildcards):
     """The checkpoint, and the prepared files of every split the run is embedded on (config.role_datasets); the
     imbalanced subset's indices mark the rows it trained on."""
     run = RUNS[wildcards.run]
-    inputs = {"checkpoint": paths.fmt(paths.RUN_CHECKPOINT, run=wildcards.run),
-              "data": [f for dataset, split in role_datasets(run).values() for f in dataset_files(dataset, split)]}
+    inputs = {
+        "checkpoint": paths.fmt(paths.RUN_CHECKPOINT, run=wildcards.run),
+        "data": [f for dataset, split in role_datasets(run).values() for f in dataset_files(dataset, split)],
+    }
     if run["imbalanced"]:
         inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
     return inputs
@@ -118,8 +125,9 @@ def all_embeddings():
 
 def output_patterns(rule):
     """A rule's outputs as regexes that match the files it writes; a directory output matches every file in it."""
-    return [f.regex().pattern.removesuffix("$") + "(?:/.+)?$" if f.is_directory else f.regex().pattern
-            for f in rule.output]
+    return [
+        f.regex().pattern.removesuffix("$") + "(?:/.+)?$" if f.is_directory else f.regex().pattern for f in rule.output
+    ]
 
 
 def all_params():
@@ -131,7 +139,9 @@ def final_outputs():
     outputs += [paths.fmt(paths.RUN_CHECKPOINT, run=r) for r in RUNS]
     outputs += all_embeddings()
     outputs += [paths.fmt(t, name=n) for n in ("norm_vs_ood", "training") for t in (paths.TABLE, paths.TABLE_MD)]
-    outputs += [paths.fmt(t, name=n) for n in ("norm_vs_ood", "norm_growth") for t in (paths.FIGURE_PNG, paths.FIGURE_PDF)]
+    outputs += [
+        paths.fmt(t, name=n) for n in ("norm_vs_ood", "norm_growth") for t in (paths.FIGURE_PNG, paths.FIGURE_PDF)
+    ]
     outputs += [f for f in ANALYSIS_OUTPUTS if f not in outputs]  # rules/analysis.smk: every table and figure
     outputs += [paths.MANIFEST]  # last: workflow/rules/audit.smk builds it from everything above
     return outputs

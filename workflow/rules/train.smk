@@ -2,22 +2,20 @@
 
 
 rule run_params:
-    conda:
-        "../../envs/embnorm.yaml"
     output:
         paths.RUN_PARAMS,
-    params:
-        spec=lambda wildcards: json_arg(RUNS[wildcards.run]),
     log:
         paths.fmt(paths.LOGS, name="params-{run}"),
     localrule: True
+    conda:
+        "../../envs/embnorm.yaml"
+    params:
+        spec=lambda wildcards: json_arg(RUNS[wildcards.run]),
     shell:
         "embnorm params --spec {params.spec} --out {output} > {log} 2>&1"
 
 
 rule runs_table:
-    conda:
-        "../../envs/embnorm.yaml"
     input:
         all_params(),
     output:
@@ -25,14 +23,13 @@ rule runs_table:
     log:
         paths.fmt(paths.LOGS, name="runs-table"),
     localrule: True
+    conda:
+        "../../envs/embnorm.yaml"
     shell:
         "embnorm runs-table --out {output} {input} > {log} 2>&1"
 
 
 rule train:
-    conda:
-        "../../envs/embnorm.yaml"
-    priority: 10  # the critical path (data, then training) before the simulations
     input:
         unpack(train_inputs),
         # ancient: orders check_dataset first (a damaged input stops there, before this job deletes checkpoint.pt)
@@ -43,6 +40,9 @@ rule train:
         metrics=paths.RUN_METRICS,
     log:
         paths.RUN_LOG,
+    priority: 10  # the critical path (data, then training) before the simulations
+    conda:
+        "../../envs/embnorm.yaml"
     threads: lambda wildcards: RUNS[wildcards.run]["threads"] or 2
     resources:
         runtime=lambda wildcards: 60 + 2 * RUNS[wildcards.run]["epochs"],
