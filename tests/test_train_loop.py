@@ -18,7 +18,7 @@ from conftest import SCHEMA, tiny_config
 from embnorm.config import run_table
 from embnorm.data.format import Split
 from embnorm.io import ArtifactError
-from embnorm.models import SSLModel
+from embnorm.models import METHODS
 from embnorm.train import loop
 from embnorm.train.checkpoint import CheckpointMismatch
 from embnorm.train.loop import TIMING_COLUMNS, Interrupted, TrainingDiverged, train
@@ -146,14 +146,15 @@ def test_signal_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch, ca
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     params = tiny_params(epochs=3, checkpoint_every=1)
     steps = len(TRAIN.labels) // params["batch_size"]
-    real_loss, calls = SSLModel.loss, {"n": 0}
+    method = METHODS[params["model"]]
+    real_loss, calls = method.loss, {"n": 0}
 
     def poisoned(self, x1, x2):
         calls["n"] += 1
         loss = real_loss(self, x1, x2)
         return loss * float("nan") if calls["n"] > steps + 1 else loss  # epoch 2 goes bad
 
-    monkeypatch.setattr(SSLModel, "loss", poisoned)
+    monkeypatch.setattr(method, "loss", poisoned)
     with pytest.raises(TrainingDiverged, match="loss became nan in epoch 2"):
         run(params, tmp_path)
     state = torch.load(tmp_path / "resume.pt", weights_only=True)

@@ -136,6 +136,7 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
                 set_learning_rates(optimizer, params, epoch * steps_per_epoch + step, total_steps, steps_per_epoch)
                 views = micro_batches(images, order, step, batch, accumulate, recipe, (*keys, seeding.AUGMENT, epoch))
                 loss_sum += optimizer_step(model, optimizer, views, accumulate, device, params["amp"])
+                model.after_step(epoch * steps_per_epoch + step, total_steps)  # the method's hook (BYOL's EMA)
                 progress.step()
             mean_loss = loss_sum.item() / (steps_per_epoch * accumulate)  # waits for the device: timing is honest
             seconds = time.perf_counter() - t0
