@@ -42,12 +42,15 @@ def shared_data() -> Path:
 
 
 def validated(config: dict) -> dict:
-    """A config dict validated and completed with the schema's defaults, as the workflow does."""
+    """A config dict validated and completed with the schema's and the model table's defaults, as the workflow does."""
     from snakemake.utils import validate
+
+    from embnorm.config import complete_models
 
     # snakemake's validate looks up a global named `workflow` in its caller's module; here that name is the fixture
     # below, so call it from a namespace without one.
     exec("validate(config, schema)", {"validate": validate, "config": config, "schema": str(SCHEMA)})
+    complete_models(config)
     return config
 
 

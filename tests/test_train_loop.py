@@ -146,7 +146,7 @@ def test_signal_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch, ca
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     params = tiny_params(epochs=3, checkpoint_every=1)
     steps = len(TRAIN.labels) // params["batch_size"]
-    method = METHODS[params["model"]]
+    method = METHODS[params["model"]].load()
     real_loss, calls = method.loss, {"n": 0}
 
     def poisoned(self, x1, x2):

@@ -17,7 +17,7 @@ import torch
 from embnorm import io, paths
 from embnorm.config import role_datasets
 from embnorm.data.format import Split, read_split
-from embnorm.models import Method, make_model
+from embnorm.models import make_model
 from embnorm.train.checkpoint import load_final
 from embnorm.train.monitor import embed_batches
 from embnorm.train.step import pick_device
@@ -25,7 +25,7 @@ from embnorm.train.step import pick_device
 FLOAT16_FROM_DIM = 512
 
 
-def load_model(checkpoint_path, device: torch.device) -> Method:
+def load_model(checkpoint_path, device: torch.device):
     state = load_final(checkpoint_path)
     model = make_model(state["params"], state["image_size"])
     model.load_state_dict(state["model"])
@@ -58,7 +58,7 @@ def trained_on(params: dict, dataset: str, split: str, n: int) -> np.ndarray:
     return mask
 
 
-def embed_split(model: Method, params: dict, split: Split, out_path, trained_on: np.ndarray,
+def embed_split(model, params: dict, split: Split, out_path, trained_on: np.ndarray,
                 batch_size: int = 512) -> None:
     device = next(model.parameters()).device
     layers = model.layers

@@ -1,10 +1,9 @@
 """The interface every SSL method implements, and the parts all of them share.
 
-A method is an `nn.Module` built from a run's resolved hyper-parameters (`params`) and the image size. It owns a
-backbone (`embnorm.models.backbones`) and its heads, and declares, in one place each:
+A method is an `nn.Module` built from a run's resolved hyper-parameters (`params`) and the image size; its name and
+defaults are its row in the model table (`embnorm.models.methods.METHODS`). It owns a backbone
+(`embnorm.models.backbones`) and its heads, and declares, in one place each:
 
-- `defaults`: its hyper-parameters at the paper's scale (the schema's `models.<name>` defaults equal them; the test
-  tests/test_methods.py checks it);
 - `layers`: the outputs it exposes to embedding (the training monitor's norms and the embed stage read exactly
   these, by name, from `forward`);
 - `loss(x1, x2)`: the loss of two augmented views, with GradScale on the branch the method names (`gradscale_on`);
@@ -30,7 +29,6 @@ from embnorm.models.cut import cut_initialization
 
 class Method(nn.Module):
     name: ClassVar[str]
-    defaults: ClassVar[dict]
     layers: ClassVar[tuple[str, ...]] = ("backbone", "projector")
     gradscale_on: ClassVar[str] = "projector"
 

@@ -2,12 +2,13 @@
 Representations", Section 2.1): backbone -> projection MLP g, and the NT-Xent loss of two views.
 
 The projector is two linear layers with a ReLU and no BatchNorm (the authors' `bn: False`). GradScale sits on the
-embeddings (the projector output), the tensor whose norm the loss divides out. The defaults are the paper's CIFAR
-settings as the Draganov et al. authors train them (paper reference §0).
+embeddings (the projector output), the tensor whose norm the loss divides out. Its defaults (its row in `METHODS`)
+are the paper's CIFAR settings as the Draganov et al. authors train them (paper reference §0).
 
     >>> import torch
+    >>> from embnorm.models.methods import METHODS
     >>> from embnorm.models.methods.simclr import SimCLR
-    >>> params = {**SimCLR.defaults, "backbone": "small", "embed_dim": 8, "gradscale": 0.0}
+    >>> params = {**METHODS["simclr"].defaults, "backbone": "small", "embed_dim": 8, "gradscale": 0.0}
     >>> model = SimCLR(params, image_size=16)
     >>> sorted(model(torch.rand(4, 3, 16, 16)))
     ['backbone', 'projector']
@@ -51,8 +52,6 @@ def simclr_projector(in_dim: int, hidden: int, out_dim: int) -> nn.Module:
 
 class SimCLR(Method):
     name = "simclr"
-    defaults = {"lr_per_256": 0.18, "weight_decay": 1.0e-6, "batch_size": 256, "accumulate": 1, "embed_dim": 256,
-                "hidden_dim": 0, "temperature": 0.5, "loss": "ntxent"}
     layers = ("backbone", "projector")
     gradscale_on = "projector"
 

@@ -4,12 +4,14 @@ projections.
 
 GradScale sits on the predictor outputs (the projections are stop-gradient targets). The predictor keeps the peak
 learning rate throughout (the paper's Section 4.4 / the reference code's `fix_pred_lr`), so it is its own optimizer
-group with `fixed_lr`. The defaults are the paper's CIFAR settings as the Draganov et al. authors train them (paper
-reference §0): 4 x 256 images per step, 2048-wide projector, 512-wide predictor bottleneck.
+group with `fixed_lr`. Its defaults (its row in `METHODS`) are the paper's CIFAR settings as the Draganov et al.
+authors train them (paper reference §0): 4 x 256 images per step, 2048-wide projector, 512-wide predictor bottleneck.
 
     >>> import torch
+    >>> from embnorm.models.methods import METHODS
     >>> from embnorm.models.methods.simsiam import SimSiam
-    >>> params = {**SimSiam.defaults, "backbone": "small", "embed_dim": 16, "predictor_dim": 4, "gradscale": 0.0}
+    >>> params = {**METHODS["simsiam"].defaults, "backbone": "small", "embed_dim": 16, "predictor_dim": 4,
+    ...           "gradscale": 0.0}
     >>> model = SimSiam(params, image_size=16)
     >>> sorted(model(torch.rand(4, 3, 16, 16)))
     ['backbone', 'predictor', 'projector']
@@ -51,8 +53,6 @@ def simsiam_predictor(dim: int, bottleneck: int) -> nn.Module:
 
 class SimSiam(Method):
     name = "simsiam"
-    defaults = {"lr_per_256": 0.12, "weight_decay": 5.0e-4, "batch_size": 256, "accumulate": 4, "embed_dim": 2048,
-                "predictor_dim": 512}
     layers = ("backbone", "projector", "predictor")
     gradscale_on = "predictor"
 
