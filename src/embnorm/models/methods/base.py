@@ -43,8 +43,13 @@ class Method(nn.Module):
         return "predictor" in cls.layers
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every layer of `layers`, for a batch of images."""
-        raise NotImplementedError
+        """Every layer of `layers` for a batch of images: the chain backbone -> projector (-> predictor) that every
+        method here trains (a method with other layers overrides this)."""
+        out = {"backbone": self.backbone(x)}
+        out["projector"] = self.projector(out["backbone"])
+        if self.has_predictor():
+            out["predictor"] = self.predictor(out["projector"])
+        return out
 
     def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -59,10 +59,6 @@ class SimCLR(Method):
         super().__init__(params, image_size)
         self.projector = simclr_projector(self.feat_dim, params["hidden_dim"] or self.feat_dim, params["embed_dim"])
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.backbone(x)
-        return {"backbone": h, "projector": self.projector(h)}
-
     def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         """NT-Xent of the two views' embeddings. One pass over both views: BatchNorm statistics over 2n images
         (SimCLR's reference code does this; the authors' code runs one pass per view)."""

@@ -61,11 +61,6 @@ class SimSiam(Method):
         self.projector = simsiam_projector(self.feat_dim, params["embed_dim"])
         self.predictor = simsiam_predictor(params["embed_dim"], params["predictor_dim"])
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.backbone(x)
-        z = self.projector(h)
-        return {"backbone": h, "projector": z, "predictor": self.predictor(z)}
-
     def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         """One pass over both views (BatchNorm statistics over 2n images), then the symmetric loss."""
         n = x1.shape[0]
