@@ -65,7 +65,8 @@ def tiny_config(**train) -> dict:
         config["datasets"][name]["synthetic"].update(n_train=400, n_test=100)
     config["datasets"]["synthimb"]["imbalance"]["n_max"] = 40
     config["models"] = {"simclr": {"batch_size": 64, "embed_dim": 32},
-                        "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16}}
+                        "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16},
+                        "byol": {"batch_size": 32, "embed_dim": 32, "hidden_dim": 64, "predictor_dim": 64}}
     config["analysis"] = {"simulation_epochs": 5, "bootstrap": 200}
     config["train"].update({"epochs": 2, "knn_every": 1, "checkpoint_every": 1, "probe_size": 64, "knn_k": 20, **train})
     return config

@@ -30,6 +30,9 @@ METHODS: dict[str, MethodRow] = {
     "simsiam": MethodRow("embnorm.models.methods.simsiam:SimSiam", {
         "lr_per_256": 0.12, "weight_decay": 5.0e-4, "batch_size": 256, "accumulate": 4, "embed_dim": 2048,
         "predictor_dim": 512}),
+    "byol": MethodRow("embnorm.models.methods.byol:BYOL", {  # solo-learn's CIFAR config (see byol.py)
+        "lr_per_256": 0.12, "weight_decay": 1.0e-5, "batch_size": 256, "accumulate": 1, "embed_dim": 256,
+        "hidden_dim": 4096, "predictor_dim": 4096}),
 }
 
 __all__ = ["METHODS", "MethodRow"]
