@@ -18,7 +18,7 @@ from embnorm.data.synthetic import SyntheticSpec, generate
 from embnorm.integrations.lightning import NormMonitorCallback
 from embnorm.mitigations import cut_init
 from embnorm.models.backbones import small_cnn
-from embnorm.models.losses import nt_xent
+from embnorm.models.methods.simclr import nt_xent
 from embnorm.monitor import NormMonitor
 from embnorm.train.augment import RECIPES, to_float, two_views
 

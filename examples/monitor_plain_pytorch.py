@@ -14,7 +14,7 @@ import torch.nn as nn
 from embnorm.data.synthetic import SyntheticSpec, generate
 from embnorm.mitigations import gradscale
 from embnorm.models.backbones import small_cnn
-from embnorm.models.losses import nt_xent
+from embnorm.models.methods.simclr import nt_xent
 from embnorm.monitor import NormMonitor
 from embnorm.train.augment import RECIPES, to_float, two_views
 

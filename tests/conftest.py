@@ -42,12 +42,15 @@ def shared_data() -> Path:
 
 
 def validated(config: dict) -> dict:
-    """A config dict validated and completed with the schema's defaults, as the workflow does."""
+    """A config dict validated and completed with the schema's and the model table's defaults, as the workflow does."""
     from snakemake.utils import validate
+
+    from embnorm.config import complete_models
 
     # snakemake's validate looks up a global named `workflow` in its caller's module; here that name is the fixture
     # below, so call it from a namespace without one.
     exec("validate(config, schema)", {"validate": validate, "config": config, "schema": str(SCHEMA)})
+    complete_models(config)
     return config
 
 
@@ -62,7 +65,8 @@ def tiny_config(**train) -> dict:
         config["datasets"][name]["synthetic"].update(n_train=400, n_test=100)
     config["datasets"]["synthimb"]["imbalance"]["n_max"] = 40
     config["models"] = {"simclr": {"batch_size": 64, "embed_dim": 32},
-                        "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16}}
+                        "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16},
+                        "byol": {"batch_size": 32, "embed_dim": 32, "hidden_dim": 64, "predictor_dim": 64}}
     config["analysis"] = {"simulation_epochs": 5, "bootstrap": 200}
     config["train"].update({"epochs": 2, "knn_every": 1, "checkpoint_every": 1, "probe_size": 64, "knn_k": 20, **train})
     return config

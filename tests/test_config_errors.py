@@ -31,7 +31,7 @@ CASES = [
     ("epochs_wrong_type", _set("train", "epochs", "ten"), "train.epochs: 'ten' is not of type 'integer'"),
     ("epochs_negative", _set("train", "epochs", -2), "train.epochs: -2 is less than the minimum of 1"),
     ("epochs_zero", _set("train", "epochs", 0), "train.epochs: 0 is less than the minimum of 1"),
-    ("unknown_model", _set("grid", "model", ["byol"]), "grid.model.0: 'byol' is not one of"),
+    ("unknown_model", _set("grid", "model", ["moco"]), "grid.model: 'moco' is not defined under models; defined: ["),
     ("unknown_optimizer", _set("grid", "optimizer", ["lars"]), "grid.optimizer.0: 'lars' is not one of"),
     ("unknown_grid_dataset", _set("grid", "dataset", ["cifar11"]), "grid.dataset: 'cifar11' is not defined"),
     ("unknown_dataset_source", _set("datasets", "synth", "source", "mnist"), "datasets.synth.source: 'mnist'"),

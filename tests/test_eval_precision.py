@@ -14,7 +14,7 @@ import torch
 from embnorm import io
 from embnorm.data.format import Split
 from embnorm.embed import FLOAT16_FROM_DIM, embed_split
-from embnorm.models import SSLModel
+from embnorm.models import make_model
 from embnorm.train import monitor as monitor_module
 from embnorm.train.augment import to_float
 from embnorm.train.monitor import Monitor, embed_batches, knn_protocol
@@ -27,9 +27,9 @@ def images(n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (n, 16, 16, 3), dtype=np.uint8))
 
 
-def model_of(params) -> SSLModel:
+def model_of(params) :
     torch.manual_seed(0)
-    model = SSLModel(params, 16)
+    model = make_model(params, 16)
     with torch.no_grad():  # non-trivial BatchNorm statistics, so eval mode is not an identity
         model.train()(to_float(images(64, 9)))
     return model.eval()

@@ -8,7 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from embnorm.models.losses import nt_xent, nt_xent_authors, simsiam_loss
+from embnorm.models.methods.simclr import nt_xent, nt_xent_authors
+from embnorm.models.methods.simsiam import simsiam_loss
 
 
 def views(n=5, d=4, seed=0):

@@ -1,5 +1,5 @@
 """What the other model tests do not build or wire: the ResNet backbones the paper presets train (ResNet-50), and
-`SSLModel.loss` (which outputs pair, which loss, where GradScale sits), each against an independent computation."""
+each method's `loss` (which outputs pair, which loss, where GradScale sits), each against an independent computation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from embnorm.models import SSLModel
+from embnorm.models import make_model
 from embnorm.models.backbones import build_backbone
 from test_train_loop import tiny_params
 
@@ -36,7 +36,7 @@ def test_resnet_backbones_are_torchvisions_with_the_cifar_stem_for_small_images(
 
 def test_a_resnet50_ssl_model_builds_with_the_papers_heads():
     params = tiny_params("simsiam", backbone="resnet50", embed_dim=2048, predictor_dim=512)
-    model = SSLModel(params, 32)
+    model = make_model(params, 32)
     assert model.projector[0].in_features == 2048 and model.predictor[-1].out_features == 2048
 
 
@@ -83,7 +83,7 @@ def test_the_loss_pairs_the_views_and_places_gradscale_as_written(model_name, lo
     extra = {"loss": loss_name} if loss_name else {}
     params = tiny_params(model_name, gradscale=power, **extra)
     torch.manual_seed(0)
-    model = SSLModel(params, 16).train()  # the losses compute in float32
+    model = make_model(params, 16).train()  # the losses compute in float32
     x1, x2 = torch.rand(6, 3, 16, 16), torch.rand(6, 3, 16, 16)
     got_loss = model.loss(x1, x2)
     got = grads(model, got_loss)

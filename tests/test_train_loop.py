@@ -18,7 +18,7 @@ from conftest import SCHEMA, tiny_config
 from embnorm.config import run_table
 from embnorm.data.format import Split
 from embnorm.io import ArtifactError
-from embnorm.models import SSLModel
+from embnorm.models import METHODS
 from embnorm.train import loop
 from embnorm.train.checkpoint import CheckpointMismatch
 from embnorm.train.loop import TIMING_COLUMNS, Interrupted, TrainingDiverged, train
@@ -36,6 +36,7 @@ def tiny_params(model="simclr", optimizer="sgd", mitigation="none", **overrides)
     config["include"], config["mitigations"] = [], MITIGATIONS
     config["models"]["simclr"].update(batch_size=16)
     config["models"]["simsiam"].update(batch_size=8, accumulate=2)
+    config["models"]["byol"].update(batch_size=8)
     validate(config, str(SCHEMA))
     (params,) = run_table(config)
     return {**params, **overrides}
@@ -74,13 +75,13 @@ def assert_identical(folder_a, folder_b):
 
 @pytest.mark.parametrize("mitigation", list(MITIGATIONS))
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("model", ["simclr", "simsiam"])
+@pytest.mark.parametrize("model", sorted(METHODS))
 def test_every_combination_trains_and_logs_norms(model, optimizer, mitigation, tmp_path):
     params = tiny_params(model, optimizer, mitigation, epochs=1)
     run(params, tmp_path)
     metrics = pd.read_csv(tmp_path / "metrics.tsv", sep="\t")
     assert metrics.epoch.tolist() == [0, 1]
-    layers = ["backbone", "projector"] + (["predictor"] if model == "simsiam" else [])
+    layers = METHODS[model].load().layers
     norms = metrics[[f"{layer}_norm_{s}" for layer in layers for s in ("mean", "median", "p10", "p90")]]
     assert np.isfinite(norms.to_numpy()).all() and (norms.to_numpy() > 0).all()
     assert np.isfinite(metrics.loss.iloc[1]) and metrics.knn_acc.notna().all()
@@ -101,7 +102,7 @@ def test_cut_init_starts_with_smaller_norms(tmp_path):
     assert cut.projector_norm_mean.iloc[0] < plain.projector_norm_mean.iloc[0] / 3
 
 
-@pytest.mark.parametrize("model", ["simclr", "simsiam"])
+@pytest.mark.parametrize("model", sorted(METHODS))
 def test_resume_at_epoch_boundary_is_bit_identical(model, tmp_path, capsys):
     params = tiny_params(model, "adam" if model == "simsiam" else "sgd", "gradscale", epochs=3)
     (tmp_path / "full").mkdir(), (tmp_path / "split").mkdir()
@@ -115,10 +116,11 @@ def test_resume_at_epoch_boundary_is_bit_identical(model, tmp_path, capsys):
     assert_identical(tmp_path / "full", tmp_path / "split")
 
 
-def test_signal_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("model", ["simsiam", "byol"])  # byol: its EMA target is resumed mid-epoch too
+def test_signal_mid_epoch_then_resume_is_bit_identical(model, tmp_path, monkeypatch, capsys):
     """SIGUSR1 (SLURM's warning) during optimizer step 3 of epoch 2: the run finishes that step, writes resume.pt at
     the next step boundary and stops; the rerun continues from there."""
-    params = tiny_params("simsiam", "sgd", "none", epochs=3, checkpoint_every=5)
+    params = tiny_params(model, "sgd", "none", epochs=3, checkpoint_every=5)
     (tmp_path / "full").mkdir(), (tmp_path / "split").mkdir()
     run(params, tmp_path / "full")
 
@@ -139,21 +141,22 @@ def test_signal_mid_epoch_then_resume_is_bit_identical(tmp_path, monkeypatch, ca
     monkeypatch.setattr(loop, "optimizer_step", real_step)
     capsys.readouterr()
     run(params, tmp_path / "split")
-    assert "resuming simsiam-sgd-none-synth-small-s0 at epoch 1 step 3" in capsys.readouterr().err
+    assert f"resuming {model}-sgd-none-synth-small-s0 at epoch 1 step 3" in capsys.readouterr().err
     assert_identical(tmp_path / "full", tmp_path / "split")
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     params = tiny_params(epochs=3, checkpoint_every=1)
     steps = len(TRAIN.labels) // params["batch_size"]
-    real_loss, calls = SSLModel.loss, {"n": 0}
+    method = METHODS[params["model"]].load()
+    real_loss, calls = method.loss, {"n": 0}
 
     def poisoned(self, x1, x2):
         calls["n"] += 1
         loss = real_loss(self, x1, x2)
         return loss * float("nan") if calls["n"] > steps + 1 else loss  # epoch 2 goes bad
 
-    monkeypatch.setattr(SSLModel, "loss", poisoned)
+    monkeypatch.setattr(method, "loss", poisoned)
     with pytest.raises(TrainingDiverged, match="loss became nan in epoch 2"):
         run(params, tmp_path)
     state = torch.load(tmp_path / "resume.pt", weights_only=True)

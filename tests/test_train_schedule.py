@@ -57,7 +57,7 @@ def test_unknown_mode_is_refused():
 @pytest.mark.parametrize("mode", ["paper", "authors_double"])
 def test_predictor_lr_is_constant_and_encoder_follows_the_schedule(mode):
     enc, pred = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([{"params": [enc], "name": "encoder"}, {"params": [pred], "name": "predictor"}], lr=1.0)
+    opt = torch.optim.SGD([{"params": [enc], "name": "encoder"}, {"params": [pred], "name": "predictor", "fixed_lr": True}], lr=1.0)
     params = {"lr": PEAK, "warmup_epochs": 10, "lr_floor": FLOOR, "lr_schedule": mode}
     steps_per_epoch, total = 10, 1001
     for step in (0, 37, 99, 500, 1000):

@@ -22,6 +22,7 @@ from typing import Any
 from embnorm.data.splits import KNOWN_SIZES, law_problem
 from embnorm.data.synthetic import SyntheticSpec
 from embnorm.errors import EmbnormError
+from embnorm.models.methods import METHODS
 
 FACTORS = ("model", "optimizer", "mitigation", "dataset", "seed")
 MITIGATION_KEYS = ("cut", "cut_scope", "gradscale", "weight_decay", "lr_scale", "warmup_epochs")
@@ -37,8 +38,25 @@ class ConfigError(EmbnormError, ValueError):
     """A config problem; the message names the key and what is allowed."""
 
 
+def complete_models(config: dict) -> dict:
+    """`config["models"]` completed in place from the model table: every method of METHODS, each key it leaves out at
+    the method's default. A model that is not in the table, or a key its method does not read, is an error naming
+    it. Idempotent; the workflow calls it right after schema validation, and `run_table` calls it too."""
+    models = config.setdefault("models", {})
+    for name, given in models.items():
+        if name not in METHODS:
+            raise ConfigError(f"models.{name}: not a method of the model table; known: {sorted(METHODS)}")
+        unknown = sorted(set(given) - set(METHODS[name].defaults))
+        if unknown:
+            raise ConfigError(f"models.{name}: {unknown} are not settings of {name}; its settings: "
+                              f"{sorted(METHODS[name].defaults)}")
+    for name, row in METHODS.items():
+        models[name] = {**row.defaults, **models.get(name, {})}
+    return models
+
+
 def check_references(config: dict) -> None:
-    """Every name used in one section is defined in the section it refers to."""
+    """Every name used in one section is defined in the section it refers to (models: in the model table)."""
     datasets = config["datasets"]
     for name, spec in datasets.items():
         for key in ("parent", "ood"):
@@ -48,13 +66,15 @@ def check_references(config: dict) -> None:
             raise ConfigError(f"datasets.{name}.parent: '{spec['parent']}' is itself derived; give a source dataset")
         if spec.get("source") in ("imagefolder", "npz", "imagenet100") and "path" not in spec:
             raise ConfigError(f"datasets.{name}.path: required for source '{spec['source']}'")
-    defined = {"dataset": datasets, "mitigation": config["mitigations"]}
+    defined = {"model": METHODS, "dataset": datasets, "mitigation": config["mitigations"]}
     places = [(f"grid.{factor}", value) for factor in defined for value in config["grid"][factor]]
+    places += [(f"mitigations.{name}.per_model.{model}", model)
+               for name, spec in config["mitigations"].items() for model in spec.get("per_model", {})]
     for section in ("include", "exclude"):
         places += [(f"{section}[{i}].{factor}", entry[factor])
                    for i, entry in enumerate(config[section]) for factor in defined if factor in entry]
     for where, value in places:
-        factor = where.rsplit(".", 1)[1]
+        factor = "model" if ".per_model." in where else where.rsplit(".", 1)[1]
         if value not in defined[factor]:
             raise ConfigError(f"{where}: '{value}' is not defined under {factor}s; defined: {sorted(defined[factor])}")
 
@@ -193,6 +213,7 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
 
 def run_table(config: dict) -> list[dict[str, Any]]:
     """Every run of the config, with its resolved hyper-parameters, in a stable order (grid order, then includes)."""
+    complete_models(config)
     check_references(config)
     check_imbalance_laws(config)
     runs = [resolve_run(config, f) for f in _factor_combinations(config)]

@@ -1,4 +1,5 @@
-"""Feature extraction: backbone, projector and (SimSiam) predictor outputs of a run's splits, from its final checkpoint.
+"""Feature extraction: the layers a run's method exposes (backbone, projector and, with a predictor, predictor
+outputs) of a run's splits, from its final checkpoint.
 
 One job per run (`embed_run`) loads the model once and writes every split the analyses read (`config.role_datasets`:
 the source's train and test, and the OOD partner's) into `results/runs/<run>/embeddings/<dataset>-<split>.npz`.
@@ -16,7 +17,7 @@ import torch
 from embnorm import io, paths
 from embnorm.config import role_datasets
 from embnorm.data.format import Split, read_split
-from embnorm.models import SSLModel
+from embnorm.models import make_model
 from embnorm.train.checkpoint import load_final
 from embnorm.train.monitor import embed_batches
 from embnorm.train.step import pick_device
@@ -24,9 +25,9 @@ from embnorm.train.step import pick_device
 FLOAT16_FROM_DIM = 512
 
 
-def load_model(checkpoint_path, device: torch.device) -> SSLModel:
+def load_model(checkpoint_path, device: torch.device):
     state = load_final(checkpoint_path)
-    model = SSLModel(state["params"], state["image_size"])
+    model = make_model(state["params"], state["image_size"])
     model.load_state_dict(state["model"])
     return model.to(device).to(memory_format=torch.channels_last).eval()
 
@@ -57,10 +58,10 @@ def trained_on(params: dict, dataset: str, split: str, n: int) -> np.ndarray:
     return mask
 
 
-def embed_split(model: SSLModel, params: dict, split: Split, out_path, trained_on: np.ndarray,
+def embed_split(model, params: dict, split: Split, out_path, trained_on: np.ndarray,
                 batch_size: int = 512) -> None:
     device = next(model.parameters()).device
-    layers = ["backbone", "projector"] + (["predictor"] if model.predictor is not None else [])
+    layers = model.layers
     arrays: dict[str, np.ndarray] = {}
     chunks = {layer: [] for layer in layers}
     for start in range(0, len(split.labels), 4096):  # bounded host memory for large splits

@@ -6,7 +6,7 @@ import sys
 from snakemake.utils import validate
 
 from embnorm import paths
-from embnorm.config import ConfigError, role_datasets, run_table
+from embnorm.config import ConfigError, complete_models, role_datasets, run_table
 from embnorm.data.validate import check_config
 
 
@@ -26,6 +26,7 @@ def _validate_config(config):
         key = ".".join(str(p) for p in cause.absolute_path) or "(top level)"
         _config_error(f"{key}: {cause.message}")
     try:
+        complete_models(config)  # config["models"]: every method of the model table, at its defaults where unset
         runs = run_table(config)
         check_config(config, runs)  # data checks that need no data: OOD partners, kNN k (embnorm.data.validate)
         return {run["run_id"]: run for run in runs}

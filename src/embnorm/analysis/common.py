@@ -40,7 +40,7 @@ def norms(arrays: dict, layer: str) -> np.ndarray:
     if f"{layer}_norm" not in arrays:
         layers = sorted(k[:-5] for k in arrays if k.endswith("_norm"))
         raise io.ArtifactError(f"embeddings have no '{layer}' layer (analysis.layer); they have {layers} "
-                               "(only SimSiam has a predictor)")
+                               "(a predictor layer exists only for methods with a predictor)")
     return arrays[f"{layer}_norm"].astype(np.float64)
 
 

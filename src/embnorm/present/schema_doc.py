@@ -23,6 +23,26 @@ def _rows(schema: dict, prefix: str = ""):
             yield from _rows(extra, path + ".<name>.")
 
 
+def _model_rows(schema: dict):
+    """`models.<name>.<key>` for every method of the model table: its default from the table, its rule from the
+    schema's `definitions/model_settings` (the schema itself names no model)."""
+    from embnorm.models.methods import METHODS
+
+    rules = schema.get("definitions", {}).get("model_settings", {}).get("properties", {})
+    for name, row in METHODS.items():
+        yield f"| `models.{name}` | object | | settings of {name} (`{row.path}`) |"
+        for key, value in row.defaults.items():
+            rule = rules.get(key, {})
+            kind = " \\| ".join(f"`{v}`" for v in rule["enum"]) if "enum" in rule else rule.get("type", "")
+            text = " ".join(rule.get("description", "").split())
+            yield f"| `models.{name}.{key}` | {kind} | `{json.dumps(value)}` | {text} |"
+
+
 def reference_markdown(schema: dict) -> str:
-    lines = ["| key | type | default | meaning |", "|---|---|---|---|", *_rows(schema)]
+    rows = []
+    for row in _rows(schema):
+        rows.append(row)
+        if row.startswith("| `models` |"):
+            rows.extend(_model_rows(schema))
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|", *rows]
     return "\n".join([BEGIN, *lines, END])

@@ -148,6 +148,7 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
                                       f"resumable checkpoint written to {resume_path}")
                 set_learning_rates(optimizer, params, epoch * steps_per_epoch + step, total_steps, steps_per_epoch)
                 loss_sum += optimizer_step(model, optimizer, views, accumulate, device, params["amp"])
+                model.after_step(epoch * steps_per_epoch + step, total_steps)  # the method's hook (BYOL's EMA)
                 progress.step()
             mean_loss = loss_sum.item() / (steps_per_epoch * accumulate)  # waits for the device: timing is honest
             seconds = time.perf_counter() - t0

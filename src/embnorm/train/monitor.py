@@ -14,6 +14,7 @@ import copy
 
 import torch
 
+from embnorm.models import method_of
 from embnorm.monitor import norm_stats
 from embnorm.train.augment import to_float
 from embnorm.train.knn import knn_accuracy
@@ -67,7 +68,7 @@ class Monitor:
 
     def __init__(self, params: dict, probe, bank, bank_labels, queries, query_labels, num_classes: int):
         self.params = params
-        self.layers = ["backbone", "projector"] + (["predictor"] if params["model"] == "simsiam" else [])
+        self.layers = list(method_of(params).layers)
         self.probe, self.bank, self.bank_labels = probe, bank, bank_labels
         self.queries, self.query_labels, self.num_classes = queries, query_labels, num_classes
 

@@ -1,9 +1,10 @@
 """Optimizers and the per-step learning rates.
 
-One optimizer with two parameter groups: the encoder (backbone + projector) and, for SimSiam, the predictor. The
-encoder follows the schedule; the predictor keeps the peak lr throughout (SimSiam's `fix_pred_lr`, which the authors
-reproduce with a second, unscheduled optimizer). Weight decay applies to every parameter, biases and BatchNorm
-included, as in the authors' code. Adam's weight decay is the classic L2 term (torch.optim.Adam), not AdamW's.
+One optimizer over the parameter groups the run's method declares (`Method.parameter_groups`): groups follow the
+schedule, except a group marked `fixed_lr`, which keeps the peak lr throughout (SimSiam's predictor, the paper's
+`fix_pred_lr`, which the authors reproduce with a second, unscheduled optimizer). Weight decay applies to every
+parameter, biases and BatchNorm included, as in the authors' code. Adam's weight decay is the classic L2 term
+(torch.optim.Adam), not AdamW's.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from embnorm.train.schedule import lr_at
 
 
 def build_optimizer(params: dict, model) -> torch.optim.Optimizer:
-    groups = [{"params": model.encoder_parameters(), "name": "encoder"}]
-    if model.predictor is not None:
-        groups.append({"params": model.predictor_parameters(), "name": "predictor"})
+    groups = model.parameter_groups()
     lr, wd = params["lr"], params["weight_decay"]
     fused = next(model.parameters()).is_cuda  # one kernel per step on the GPU; the CPU keeps the reference path
     if params["optimizer"] == "sgd":
@@ -32,7 +31,7 @@ def set_learning_rates(optimizer, params: dict, step: int, total_steps: int, ste
     """Set the lr of optimizer step `step` (0-based, counted in optimizer steps, i.e. after gradient accumulation)."""
     warmup = params["warmup_epochs"] * steps_per_epoch
     for group in optimizer.param_groups:
-        if group["name"] == "predictor":
+        if group.get("fixed_lr"):
             group["lr"] = params["lr"]
         else:
             group["lr"] = lr_at(step, params["lr"], total_steps, warmup, params["lr_floor"], params["lr_schedule"])

@@ -6,8 +6,9 @@ rule would be `not measured` (the runs it reads are absent) or `inconclusive` by
 >= 3 seeds gets fewer). The default study's report says in one line which claims need `config/claims.yaml`, and
 tests/test_claims_preset.py checks that the claims preset leaves none.
 
-    >>> undecided_claims(run_table(config), {"simclr": 1e-6, "simsiam": 5e-4}, human_sources={"synth"})  # doctest: +SKIP
-    {'C7': 'the reverse direction is not trained: synth_ood -> synth', 'C11': 'simclr sgd cut / synth: 1 seed(s), ...'}
+    >>> default_wd = {model: spec["weight_decay"] for model, spec in config["models"].items()}  # doctest: +SKIP
+    >>> undecided_claims(run_table(config), default_wd, human_sources={"synth"})  # doctest: +SKIP
+    {'C7': 'the reverse direction is not trained: synth_ood -> synth', 'C11': '<model> sgd cut / synth: 1 seed(s), ...'}
 """
 
 from __future__ import annotations
