@@ -56,14 +56,19 @@ def knn_predict(bank: torch.Tensor, bank_labels: torch.Tensor, queries: torch.Te
     k = min(k, n - int(exclude_self))
     block = block_size(n, k)
     padded = -(-n // block) * block
-    # zero rows pad the bank to whole blocks; their similarity is set to -inf so that they are never chosen
-    bank = F.pad(F.normalize(bank.float(), dim=1), (0, 0, 0, padded - n)).T
+    # zero rows pad the bank to whole blocks (a copy of the bank, so only when needed); their similarity is set to
+    # -inf so that they are never chosen
+    bank = F.normalize(bank.float(), dim=1)
+    if padded > n:
+        bank = F.pad(bank, (0, 0, 0, padded - n))
+    bank = bank.T
     queries = F.normalize(queries.float(), dim=1)
     bank_labels = bank_labels.long()
     preds = []
     for start in range(0, len(queries), chunk):
         sim = queries[start:start + chunk] @ bank
-        sim[:, n:] = float("-inf")
+        if padded > n:
+            sim[:, n:] = float("-inf")
         if exclude_self:
             rows = torch.arange(sim.shape[0], device=sim.device)
             sim[rows, rows + start] = float("-inf")
