@@ -39,9 +39,9 @@ from torch.utils.data import DataLoader
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import TwoViewPIL, pil_transform, timed, timed_loader  # noqa: E402
 
+from embnorm.evaluation.knn import knn_predict  # noqa: E402
 from embnorm.models import build_model  # noqa: E402
 from embnorm.train.augment import RECIPES, two_views  # noqa: E402
-from embnorm.train.knn import knn_predict  # noqa: E402
 from embnorm.train.step import micro_batches, optimizer_step, prefetched  # noqa: E402
 
 KNN = {"bank": 20_000, "queries": 5_000, "dim": 512, "k": 200, "t": 0.1, "classes": 100}

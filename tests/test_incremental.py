@@ -8,13 +8,16 @@ when analysis rules are added; the per-run jobs are spelled out.
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
-from conftest import REPO, Workflow, tiny_config
+from conftest import REPO, SCHEMA, Workflow, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -135,9 +138,35 @@ def test_changing_analysis_code_reruns_only_the_analyses(wf, tmp_path, monkeypat
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     assert planned(wf) == [], "an identical copy of the code triggers nothing"
     with open(tmp_path / "embnorm/analysis/common.py", "a") as f:
-        f.write("\n# an edit\n")
+        f.write("\nEDITED = True\n")
     jobs = planned(wf)
     assert set(analyses) <= set(jobs), "every analysis rule must carry params.code=ANALYSIS_CODE"
     assert jobs == expected
     assert not [j for j in jobs if is_per_run(j) or j.startswith(("prepare_dataset", "human_labels"))]
 
+
+
+def test_workflow_and_audit_agree_that_a_docstring_edit_is_no_code_change(wf, tmp_path, monkeypatch):
+    """Both judge code by `provenance.code_digest`/`file_digest` (syntax tree without docstrings): a docstring edit to
+    an analysis module re-runs nothing and leaves the audit clean; a code edit re-runs the analyses and the audit calls
+    their outputs stale, naming the module."""
+    shutil.copytree(REPO / "src/embnorm", tmp_path / "embnorm", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    module = tmp_path / "embnorm/analysis/common.py"
+    source = module.read_text()
+    docstring = ast.get_docstring(ast.parse(source), clean=False)
+    module.write_text(source.replace(docstring, docstring + "\n\nAn edited docstring.", 1))
+
+    def audit() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", "results", "--schema", str(SCHEMA)],
+                              cwd=wf.workdir,
+                              capture_output=True, text=True, timeout=300)
+
+    assert planned(wf) == []
+    proc = audit()
+    assert proc.returncode == 0 and "stale" not in proc.stdout, proc.stdout + proc.stderr
+
+    module.write_text(module.read_text() + "\nEDITED = True\n")
+    assert [job for job in planned(wf) if not is_per_run(job)], "a code edit re-runs the analyses"
+    proc = audit()
+    assert proc.returncode == 1 and "stale" in proc.stdout and "analysis/common.py" in proc.stdout, proc.stdout

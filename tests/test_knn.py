@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from embnorm.train.knn import block_size, block_topk, knn_accuracy, knn_predict
+from embnorm.evaluation.knn import block_size, block_topk, knn_accuracy, knn_predict
 
 torch.set_num_threads(1)
 

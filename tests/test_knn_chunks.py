@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from embnorm.analysis.buckets import loo_knn_correct
-from embnorm.train.knn import knn_predict
+from embnorm.evaluation.knn import knn_predict
 
 torch.set_num_threads(1)
 

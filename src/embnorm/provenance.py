@@ -91,6 +91,22 @@ def file_digest(relative: str) -> str | None:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
 
 
+def code_digest(*subpackages: str) -> str:
+    """Short sha256 of the code of package sub-packages: each module's path and `file_digest`, so a docstring, comment
+    or formatting edit is no change. The workflow's analysis rules carry it as a param (`workflow/rules/common.smk`);
+    the audit compares the same per-module digests, so both call the same edits a code change.
+
+        >>> len(code_digest("analysis", "present"))
+        16
+    """
+    digest = hashlib.sha256()
+    for sub in subpackages:
+        for path in sorted((PACKAGE_DIR / sub).rglob("*.py")):
+            relative = path.relative_to(PACKAGE_DIR).as_posix()
+            digest.update(f"{relative}\0{file_digest(relative)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
 def code_files() -> dict[str, str]:
     """The package modules this process imported, with their digests: exactly the code that made a job's files.
 

@@ -22,7 +22,7 @@ import torch
 
 from embnorm.analysis.common import GROUP_COLUMNS, RUN_COLUMNS, load_embeddings, norms, run_columns
 from embnorm.analysis.stats import correlation_summary
-from embnorm.train.knn import knn_predict
+from embnorm.evaluation.knn import knn_predict
 
 NORMALIZATIONS = ("max", "minmax")
 STAT_NAMES = tuple(f"{name}{suffix}" for name in ("rho", "rho_within")

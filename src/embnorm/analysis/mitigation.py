@@ -21,10 +21,9 @@ import torch
 
 from embnorm.analysis.common import GROUP_COLUMNS, load_embeddings, norms, run_columns
 from embnorm.analysis.stats import spearman
-from embnorm.train.knn import knn_predict
+from embnorm.evaluation.knn import KNN_FEATURES, knn_predict
 
 log = logging.getLogger(__name__)
-KNN_FEATURES = "backbone"  # the training monitor's features (paper-reference §6.4)
 
 
 def is_baseline(frame: pd.DataFrame, default_weight_decay: dict[str, float]) -> pd.Series:

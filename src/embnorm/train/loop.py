@@ -75,62 +75,126 @@ def overlap(device: torch.device) -> bool:
     return device.type == "cuda"
 
 
-def train(params: dict, train_split: Split, test_split: Split, train_indices: np.ndarray | None,
-          checkpoint_path, resume_path, metrics_path, threads: int = 0, stop_after_epochs: int | None = None) -> None:
-    """Train one run end to end (or continue it from `resume_path`) and write its checkpoint and metrics.
-    `stop_after_epochs` ends the run early with a resumable checkpoint (used by tests)."""
+# ---- setup: small steps that `train` calls in order ----
+
+def setup_device(params: dict, threads: int) -> torch.device:
+    """The run's device, its CPU threads (the job's allotted cores, else the config's; 0 = torch's default) and cuDNN's
+    autotuner on CUDA."""
     device = pick_device(params["device"])
-    threads = threads or params["threads"]  # the job's allotted cores, else the config's; 0 = torch's default
+    threads = threads or params["threads"]
     if threads:
         torch.set_num_threads(threads)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    keys = (params["base_seed"], params["seed"])
-    torch.manual_seed(seeding.derive(*keys, seeding.INIT))
+    return device
 
+
+def data_on_device(params: dict, keys: tuple, train_split: Split, test_split: Split, train_indices: np.ndarray | None,
+                   device: torch.device) -> tuple[torch.Tensor, Monitor]:
+    """The whole uint8 training set on the device, and the monitor with its seeded probe batch, kNN bank and queries."""
     idx = np.arange(len(train_split.labels)) if train_indices is None else np.asarray(train_indices)
-    images = torch.from_numpy(np.asarray(train_split.images[idx])).to(device)  # the whole uint8 set on the device
+    images = torch.from_numpy(np.asarray(train_split.images[idx])).to(device)
     labels = torch.from_numpy(train_split.labels[idx]).to(device)
     probe_rng = np.random.default_rng(seeding.derive(*keys, seeding.PROBE))
     probe = images[torch.from_numpy(np.sort(probe_rng.permutation(len(idx))[: params["probe_size"]])).to(device)]
     test_images = torch.from_numpy(np.array(test_split.images)).to(device)  # a copy: the split may be memory-mapped
     monitor = Monitor(params, probe, images, labels, test_images, torch.from_numpy(test_split.labels).to(device),
                       train_split.num_classes)
+    return images, monitor
 
-    model = build_model(params, train_split.image_size).to(device).to(memory_format=torch.channels_last)
+
+def model_and_optimizer(params: dict, image_size: int, device: torch.device):
+    """The method's model (channels-last, compiled in place on CUDA when asked) and its optimizer."""
+    model = build_model(params, image_size).to(device).to(memory_format=torch.channels_last)
     optimizer = build_optimizer(params, model)
     if params["compile"] and device.type == "cuda":
         model.compile()  # compiles forward in place; state_dict keys are unchanged
+    return model, optimizer
 
-    batch, accumulate, epochs = params["batch_size"], params["accumulate"], params["epochs"]
-    steps_per_epoch = len(idx) // (batch * accumulate)  # the last incomplete step of an epoch is dropped
-    if steps_per_epoch == 0:
-        raise EmbnormError(f"{params['run_id']}: {len(idx)} training images are fewer than one optimizer step "
+
+def steps_per_epoch(params: dict, images: int) -> int:
+    """Optimizer steps in one epoch; the last incomplete step of an epoch is dropped."""
+    batch, accumulate = params["batch_size"], params["accumulate"]
+    steps = images // (batch * accumulate)
+    if steps == 0:
+        raise EmbnormError(f"{params['run_id']}: {images} training images are fewer than one optimizer step "
                            f"(batch_size {batch} x accumulate {accumulate})")
-    total_steps = steps_per_epoch * epochs
-    recipe = recipe_for(params)
+    return steps
 
+
+def start_or_resume(params: dict, model, optimizer, monitor: Monitor, resume_path) -> tuple[list, int, int, dict, bool]:
+    """(metrics so far, epoch, step, partial epoch sums, resumed) to start from: epoch 0 with the untrained model's
+    metrics, or the state of `resume_path`, which is loaded into the model, the optimizer and torch's RNG."""
     state = checkpoint.load_resume(resume_path, params)
     if state is None:
-        metrics = [{"epoch": 0, "step": 0, **monitor.evaluate(model, 0)}]
-        start_epoch, start_step, partial = 0, 0, {"loss_sum": 0.0, "seconds": 0.0}
-    else:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        metrics, start_epoch, start_step, partial = state["metrics"], state["epoch"], state["step"], state["partial"]
+        return [{"epoch": 0, "step": 0, **monitor.evaluate(model, 0)}], 0, 0, {"loss_sum": 0.0, "seconds": 0.0}, False
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["metrics"], state["epoch"], state["step"], state["partial"], True
 
+
+def epoch_order(keys: tuple, epoch: int, images: int, device: torch.device) -> torch.Tensor:
+    """The seeded data order of one epoch."""
+    return torch.from_numpy(np.random.default_rng(seeding.derive(*keys, seeding.ORDER, epoch)).permutation(images)
+                            ).to(device)
+
+
+def stop(flag: StopFlag, params: dict, model, optimizer, epoch: int, step: int, metrics: list, partial: dict,
+         resume_path, progress: Progress):
+    """A signal arrived: write resume.pt at this optimizer-step boundary (unless the loss diverged) and exit."""
+    _check_finite(partial["loss_sum"], params, epoch, resume_path)
+    checkpoint.save_resume(resume_path, params, model, optimizer, epoch, step, metrics, partial)
+    progress.close()
+    raise Interrupted(f"{params['run_id']}: stopped by {flag.signal} at epoch {epoch} step {step}; "
+                      f"resumable checkpoint written to {resume_path}")
+
+
+def epoch_row(params: dict, model, optimizer, monitor: Monitor, epoch: int, steps: int, loss_sum: torch.Tensor,
+              t0: float, resume_path) -> dict:
+    """The metrics row of a finished epoch: mean loss, lr, timing and the monitor's norms and kNN accuracy."""
+    mean_loss = loss_sum.item() / (steps * params["accumulate"])  # waits for the device: timing is honest
+    seconds = time.perf_counter() - t0
+    _check_finite(mean_loss, params, epoch, resume_path)
+    return {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
+            "seconds": seconds, "images_per_s": steps * params["batch_size"] * params["accumulate"] / seconds,
+            **monitor.evaluate(model, epoch + 1)}
+
+
+def write_metrics(metrics_path, params: dict, metrics: list[dict]) -> None:
+    """metrics.tsv: one row per evaluated epoch, the step columns first, the kNN protocol beside every number."""
+    frame = pd.DataFrame(metrics)
+    first = [c for c in ("epoch", "step", "loss", "lr", *TIMING_COLUMNS) if c in frame]
+    frame = frame[first + [c for c in frame if c not in first]]
+    frame.insert(0, "run_id", params["run_id"])
+    frame["knn_protocol"] = knn_protocol(params)
+    io.write_tsv(metrics_path, frame)
+
+
+# ---- the loop ----
+
+def train(params: dict, train_split: Split, test_split: Split, train_indices: np.ndarray | None,
+          checkpoint_path, resume_path, metrics_path, threads: int = 0, stop_after_epochs: int | None = None) -> None:
+    """Train one run end to end (or continue it from `resume_path`) and write its checkpoint and metrics.
+    `stop_after_epochs` ends the run early with a resumable checkpoint (used by tests)."""
+    device = setup_device(params, threads)
+    keys = (params["base_seed"], params["seed"])
+    torch.manual_seed(seeding.derive(*keys, seeding.INIT))
+    images, monitor = data_on_device(params, keys, train_split, test_split, train_indices, device)
+    model, optimizer = model_and_optimizer(params, train_split.image_size, device)
+    batch, accumulate, epochs = params["batch_size"], params["accumulate"], params["epochs"]
+    steps = steps_per_epoch(params, len(images))
+    total_steps, recipe = steps * epochs, recipe_for(params)
+    metrics, start_epoch, start_step, partial, resumed = start_or_resume(params, model, optimizer, monitor, resume_path)
     last_epoch = epochs if stop_after_epochs is None else min(epochs, stop_after_epochs)
-    progress = Progress(params["run_id"], epochs, steps_per_epoch, batch * accumulate,
-                        start_epoch * steps_per_epoch + start_step)
-    if state is not None:
+    progress = Progress(params["run_id"], epochs, steps, batch * accumulate, start_epoch * steps + start_step)
+    if resumed:
         progress.message(f"resuming {params['run_id']} at epoch {start_epoch} step {start_step} from {resume_path}")
     flag = StopFlag()
     model.train()
     with flag.installed():
         for epoch in range(start_epoch, last_epoch):
-            order = torch.from_numpy(np.random.default_rng(
-                seeding.derive(*keys, seeding.ORDER, epoch)).permutation(len(idx))).to(device)
+            order = epoch_order(keys, epoch, len(images), device)
             loss_sum = torch.tensor(partial["loss_sum"], dtype=torch.float32, device=device)
             t0 = time.perf_counter() - partial["seconds"]
             def views_of(step, epoch=epoch, order=order):  # a step's micro-batches, made up front when prefetched
@@ -138,27 +202,16 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
                 return list(views) if overlap(device) else views
 
             first = start_step if epoch == start_epoch else 0
-            for step, views in prefetched(views_of, range(first, steps_per_epoch), device, overlap(device)):
+            for step, views in prefetched(views_of, range(first, steps), device, overlap(device)):
                 if flag.signal:
-                    partial = {"loss_sum": loss_sum.item(), "seconds": time.perf_counter() - t0}
-                    _check_finite(partial["loss_sum"], params, epoch, resume_path)
-                    checkpoint.save_resume(resume_path, params, model, optimizer, epoch, step, metrics, partial)
-                    progress.close()
-                    raise Interrupted(f"{params['run_id']}: stopped by {flag.signal} at epoch {epoch} step {step}; "
-                                      f"resumable checkpoint written to {resume_path}")
-                set_learning_rates(optimizer, params, epoch * steps_per_epoch + step, total_steps, steps_per_epoch)
+                    stop(flag, params, model, optimizer, epoch, step, metrics,
+                         {"loss_sum": loss_sum.item(), "seconds": time.perf_counter() - t0}, resume_path, progress)
+                set_learning_rates(optimizer, params, epoch * steps + step, total_steps, steps)
                 loss_sum += optimizer_step(model, optimizer, views, accumulate, device, params["amp"])
-                model.after_step(epoch * steps_per_epoch + step, total_steps)  # the method's hook (BYOL's EMA)
+                model.after_step(epoch * steps + step, total_steps)  # the method's hook (BYOL's EMA)
                 progress.step()
-            mean_loss = loss_sum.item() / (steps_per_epoch * accumulate)  # waits for the device: timing is honest
-            seconds = time.perf_counter() - t0
-            _check_finite(mean_loss, params, epoch, resume_path)
-            row = {"epoch": epoch + 1, "step": (epoch + 1) * steps_per_epoch, "loss": mean_loss,
-                   "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
-                   "images_per_s": steps_per_epoch * batch * accumulate / seconds,
-                   **monitor.evaluate(model, epoch + 1)}
-            metrics.append(row)
-            progress.epoch(row)
+            metrics.append(epoch_row(params, model, optimizer, monitor, epoch, steps, loss_sum, t0, resume_path))
+            progress.epoch(metrics[-1])
             partial = {"loss_sum": 0.0, "seconds": 0.0}
             due = (epoch + 1) % params["checkpoint_every"] == 0 or epoch + 1 == last_epoch
             if due and epoch + 1 < epochs:
@@ -166,12 +219,6 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     progress.close()
     if last_epoch < epochs:  # a deliberate partial run: resume.pt was written above
         return
-
-    frame = pd.DataFrame(metrics)
-    first = [c for c in ("epoch", "step", "loss", "lr", *TIMING_COLUMNS) if c in frame]
-    frame = frame[first + [c for c in frame if c not in first]]
-    frame.insert(0, "run_id", params["run_id"])
-    frame["knn_protocol"] = knn_protocol(params)
-    io.write_tsv(metrics_path, frame)
+    write_metrics(metrics_path, params, metrics)
     checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs)
     Path(resume_path).unlink(missing_ok=True)

@@ -14,12 +14,10 @@ import copy
 
 import torch
 
+from embnorm.evaluation.knn import KNN_FEATURES, knn_accuracy
 from embnorm.models import method_of
 from embnorm.monitor import norm_stats
 from embnorm.train.augment import to_float
-from embnorm.train.knn import knn_accuracy
-
-KNN_FEATURES = "backbone"
 
 
 @torch.no_grad()

@@ -19,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+KNN_FEATURES = "backbone"  # the layer the training monitor classifies (paper-reference §6.4)
+
 
 def block_size(columns: int, k: int) -> int:
     """Columns per block that minimise the two top-k passes (columns / b block maxima, then k * b candidates):
