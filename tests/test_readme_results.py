@@ -19,13 +19,13 @@ def test_results_block_is_stamped_with_the_claims_tables_commit_and_the_config(t
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{readme_results.BEGIN}\nold\n{readme_results.END}\n\ntail\n")
 
-    readme_results.main([str(results), str(tmp_path / "docs" / "results"), str(readme), "config/claims.yaml"])
+    readme_results.main([str(results), str(tmp_path / "docs" / "figures"), str(readme), "config/claims.yaml"])
 
     text = readme.read_text()
     assert "old" not in text and text.endswith("tail\n")
     assert "made 2026-11-30T20:00:00Z at commit `abcdef123456` with `config/claims.yaml`." in text
-    assert "| C1 | supported |" in text and "![norm_growth](docs/results/norm_growth.png)" in text
-    assert (tmp_path / "docs" / "results" / "norm_growth.png").read_bytes() == b"\x89PNG fake"
+    assert "| C1 | supported |" in text and "![norm_growth](docs/figures/norm_growth.png)" in text
+    assert (tmp_path / "docs" / "figures" / "norm_growth.png").read_bytes() == b"\x89PNG fake"
 
 
 def test_without_a_record_the_stamp_names_the_config_only(tmp_path):

@@ -1,4 +1,4 @@
-"""Refresh the README's Results section from a finished run: figures to docs/results/, the claims table inline.
+"""Refresh the README's Results section from a finished run: figures to docs/figures/, the claims table inline.
 
 Usage: python -m embnorm.present.readme_results RESULTS_DIR DOCS_DIR README [CONFIG]
 
