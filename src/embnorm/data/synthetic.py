@@ -150,15 +150,21 @@ def _hsv_to_rgb(h, s, v):
     return np.stack([r + m, g + m, b + m], axis=-1)
 
 
-def render(spec: SyntheticSpec, structure: dict[str, np.ndarray], chunk: int = 2048) -> np.ndarray:
-    """Render the samples described by `structure` into uint8 images (N, 32, 32, 3)."""
-    modes = mode_parameters(spec, class_prototypes(spec))
+def render_in_chunks(render_chunk, modes: dict[str, np.ndarray], structure: dict[str, np.ndarray],
+                     chunk: int) -> np.ndarray:
+    """uint8 images (N, 32, 32, 3) of the samples in `structure`, `chunk` samples at a time through
+    `render_chunk(modes, structure_slice)` (each design's renderer; chunking bounds the float working memory)."""
     n = len(structure["label"])
     images = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
     for start in range(0, n, chunk):
         sl = slice(start, min(n, start + chunk))
-        images[sl] = _render_chunk(modes, {k: v[sl] for k, v in structure.items()})
+        images[sl] = render_chunk(modes, {k: v[sl] for k, v in structure.items()})
     return images
+
+
+def render(spec: SyntheticSpec, structure: dict[str, np.ndarray], chunk: int = 2048) -> np.ndarray:
+    """Render the samples described by `structure` into uint8 images (N, 32, 32, 3)."""
+    return render_in_chunks(_render_chunk, mode_parameters(spec, class_prototypes(spec)), structure, chunk)
 
 
 def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.ndarray:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from embnorm.data.synthetic import FAMILY_STREAM, SHAPES, SIZE, SyntheticSpec, _hsv_to_rgb, _sdf
+from embnorm.data.synthetic import FAMILY_STREAM, SHAPES, SIZE, SyntheticSpec, _hsv_to_rgb, _sdf, render_in_chunks
 
 PARTS = 3
 LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light", "tex_theta", "tex_freq")
@@ -80,13 +80,7 @@ def mode_layouts(spec: SyntheticSpec, protos: dict[str, np.ndarray]) -> dict[str
 
 def render(spec: SyntheticSpec, structure: dict[str, np.ndarray], chunk: int = 1024) -> np.ndarray:
     """Render the samples described by `structure` into uint8 images (N, 32, 32, 3)."""
-    modes = mode_layouts(spec, class_layouts(spec))
-    n = len(structure["label"])
-    images = np.empty((n, SIZE, SIZE, 3), dtype=np.uint8)
-    for start in range(0, n, chunk):
-        sl = slice(start, min(n, start + chunk))
-        images[sl] = _render_chunk(modes, {k: v[sl] for k, v in structure.items()})
-    return images
+    return render_in_chunks(_render_chunk, mode_layouts(spec, class_layouts(spec)), structure, chunk)
 
 
 def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.ndarray:
