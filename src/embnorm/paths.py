@@ -31,7 +31,8 @@ RUN_RESUME = RUN_DIR + "/resume.pt"
 RUN_METRICS = RUN_DIR + "/metrics.tsv"
 RUN_LOG = RUN_DIR + "/train.log"
 RUN_EMBEDDINGS_DIR = RUN_DIR + "/embeddings"  # one embed job per run writes all of its splits here
-RUN_EMBEDDINGS = RUN_EMBEDDINGS_DIR + "/{dataset}-{split}.npz"
+EMBEDDING_FILE = "{dataset}-{split}.npz"  # one split's features inside a run's embeddings folder
+RUN_EMBEDDINGS = RUN_EMBEDDINGS_DIR + "/" + EMBEDDING_FILE
 
 # aggregates
 TABLE = RESULTS + "/tables/{name}.tsv"
