@@ -151,3 +151,9 @@ def project(finished, tmp_path) -> Path:
 
 def first_run(root: Path) -> str:
     return sorted(p.name for p in (root / "results/runs").iterdir())[0]
+
+
+def split_folders(name: str) -> dict[str, str]:
+    """Folders for a prepared dataset's two splits that the library-level tests write, `prepared/<name>/<split>` (any
+    folders do; the workflow's resources/ layout is its rules' choice)."""
+    return {split: f"prepared/{name}/{split}" for split in ("train", "test")}

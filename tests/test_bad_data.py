@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tiny_config, validated
+from conftest import split_folders, tiny_config, validated
 from embnorm import io, paths
 from embnorm.cli import main
 from embnorm.config import ConfigError, run_table
@@ -35,8 +35,18 @@ def one_line_error(capsys, *argv: str) -> str:
     return lines[0]
 
 
+def folder_args(dataset: str) -> list[str]:
+    """`--train DIR --test DIR`: where the commands write and read the dataset's prepared splits (split_folders)."""
+    folders = split_folders(dataset)
+    return ["--train", folders["train"], "--test", folders["test"]]
+
+
 def prepare(capsys, dataset: str, spec: dict) -> str:
-    return one_line_error(capsys, "prepare", "--dataset", dataset, "--spec", json.dumps(spec))
+    return one_line_error(capsys, "prepare", "--dataset", dataset, "--spec", json.dumps(spec), *folder_args(dataset))
+
+
+def prepared(dataset: str, spec: dict) -> None:
+    assert main(["prepare", "--dataset", dataset, "--spec", json.dumps(spec), *folder_args(dataset)]) == 0
 
 
 def save_png(path: Path, pixels: np.ndarray) -> None:
@@ -70,7 +80,7 @@ def test_a_symlink_loop_in_a_class_folder_is_an_error_not_more_images(capsys):
     (root / "apple" / "again").symlink_to(Path("data/apple").resolve(), target_is_directory=True)
     line = prepare(capsys, "fruit", {"source": "imagefolder", "path": "data"})
     assert "data/apple/again" in line and "loop" in line
-    assert not Path(paths.fmt(paths.DATASET_META, dataset="fruit", split="train")).exists()
+    assert not Path("prepared/fruit/train/meta.json").exists()
 
 
 def test_a_symlink_out_of_its_class_folder_is_an_error(capsys):
@@ -97,16 +107,16 @@ def test_a_class_folder_that_is_a_link_is_read():
     image_folder(Path("elsewhere"), classes=("pear",))
     root = image_folder(Path("data"), classes=("apple",))
     (root / "pear").symlink_to(Path("elsewhere/pear").resolve(), target_is_directory=True)
-    assert main(["prepare", "--dataset", "fruit", "--spec", json.dumps({"source": "imagefolder", "path": "data"})]) == 0
-    train, test = fmt.read_split("fruit", "train"), fmt.read_split("fruit", "test")
+    prepared("fruit", {"source": "imagefolder", "path": "data"})
+    train, test = fmt.read_split("prepared/fruit/train"), fmt.read_split("prepared/fruit/test")
     assert len(train.labels) + len(test.labels) == 8 and train.meta["classes"] == ["apple", "pear"]
 
 
 def test_train_and_val_folders_are_the_train_and_test_splits():
     image_folder(Path("data/train"), per_class=4)
     image_folder(Path("data/val"), per_class=2, seed=1)
-    assert main(["prepare", "--dataset", "fruit", "--spec", json.dumps({"source": "imagefolder", "path": "data"})]) == 0
-    train, test = fmt.read_split("fruit", "train"), fmt.read_split("fruit", "test")
+    prepared("fruit", {"source": "imagefolder", "path": "data"})
+    train, test = fmt.read_split("prepared/fruit/train"), fmt.read_split("prepared/fruit/test")
     assert train.meta["classes"] == test.meta["classes"] == ["apple", "pear"]
     assert train.labels.tolist() == [0] * 4 + [1] * 4 and test.labels.tolist() == [0, 0, 1, 1]
     assert test.meta["files"][0] == "apple/0.png" and test.meta["root"] == "data/val"
@@ -127,8 +137,8 @@ def test_16_bit_pngs_are_scaled_not_clipped():
             Image.fromarray(np.full((8, 8), value, np.uint16)).save(path)
             assert Image.open(path).mode.startswith("I")  # really a 16-bit image
     spec = {"source": "imagefolder", "path": "data", "test_fraction": 0.34}
-    assert main(["prepare", "--dataset", "gray", "--spec", json.dumps(spec)]) == 0
-    train = fmt.read_split("gray", "train")
+    prepared("gray", spec)
+    train = fmt.read_split("prepared/gray/train")
     by_class = {train.meta["classes"][c]: np.unique(train.images[train.labels == c]).tolist() for c in (0, 1)}
     assert by_class == {"bright": [round(50000 * 255 / 65535)], "dark": [round(10000 * 255 / 65535)]}
 
@@ -137,8 +147,8 @@ def test_16_bit_pngs_are_scaled_not_clipped():
 
 def test_npz_class_names_stored_as_bytes_are_decoded():
     write_npz("d.npz", [0, 1, 0, 1], [0, 1], classes=np.array([b"cat", b"dog"]))
-    assert main(["prepare", "--dataset", "pets", "--spec", json.dumps(NPZ)]) == 0
-    assert fmt.read_split("pets", "train").meta["classes"] == ["cat", "dog"]
+    prepared("pets", NPZ)
+    assert fmt.read_split("prepared/pets/train").meta["classes"] == ["cat", "dog"]
 
 
 def test_class_names_that_are_printed_bytes_are_refused(capsys):
@@ -175,7 +185,7 @@ def test_a_class_with_test_images_but_no_train_images_is_an_error(capsys):
     write_npz("d.npz", [0, 1, 0, 1], [0, 1, 2])
     line = prepare(capsys, "pets", NPZ)
     assert "datasets.pets: the train split has no image of class '2'" in line
-    assert not Path(paths.fmt(paths.DATASET_IMAGES, dataset="pets", split="train")).exists()
+    assert not Path("prepared/pets/train/images.npy").exists()
 
 
 def test_a_class_named_but_never_seen_is_an_error_so_no_imbalance_law_gets_n_max_0(capsys):
@@ -188,7 +198,7 @@ def test_a_class_without_test_images_is_an_error_unless_allowed(capsys):
     write_npz("d.npz", [0, 1, 2, 2], [0, 1])
     line = prepare(capsys, "pets", NPZ)
     assert "the test split has no image of class '2'" in line and "allow_empty_test_classes: true" in line
-    assert main(["prepare", "--dataset", "pets", "--spec", json.dumps({**NPZ, "allow_empty_test_classes": True})]) == 0
+    prepared("pets", {**NPZ, "allow_empty_test_classes": True})
 
 
 def test_an_empty_test_split_is_an_error(capsys):
@@ -250,11 +260,12 @@ def test_a_knn_k_larger_than_a_known_bank_is_a_config_error():
 
 def test_a_knn_k_larger_than_the_bank_stops_the_train_command(capsys):
     write_npz("d.npz", [0, 1] * 5, [0, 1])
-    assert main(["prepare", "--dataset", "pets", "--spec", json.dumps(NPZ)]) == 0
+    prepared("pets", NPZ)
     params = {"run_id": "r", "dataset": "pets", "source": "pets", "imbalanced": False, "knn_k": 11,
               "backbone": "small"}
     io.write_json("params.json", params)
-    line = one_line_error(capsys, "train", "params.json")
+    line = one_line_error(capsys, "train", "--params", "params.json", *folder_args("pets"), "--checkpoint", "c.pt",
+                          "--metrics", "m.tsv", "--resume", "r.pt")
     assert "r: train.knn_k is 11 but the kNN bank" in line and "holds 10" in line
 
 
@@ -271,33 +282,35 @@ def test_own_ood_partner_stops_the_workflow_before_planning(workflow):
 
 def test_prepared_arrays_changed_with_the_same_size_and_mtime_are_refused_on_read():
     write_npz("d.npz", [0, 1, 0, 1], [0, 1])
-    assert main(["prepare", "--dataset", "pets", "--spec", json.dumps(NPZ)]) == 0
-    path = Path(paths.fmt(paths.DATASET_IMAGES, dataset="pets", split="train"))
+    prepared("pets", NPZ)
+    path = Path("prepared/pets/train/images.npy")
     st = path.stat()
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     with pytest.raises(io.ArtifactError, match=f"{path}: its sha256 differs .* rule prepare_dataset"):
-        fmt.read_split("pets", "train")
+        fmt.read_split("prepared/pets/train")
 
 
 def test_check_dataset_names_a_truncated_file_and_the_rule_to_rerun(capsys):
     write_npz("d.npz", [0, 1, 0, 1], [0, 1])
-    assert main(["prepare", "--dataset", "pets", "--spec", json.dumps(NPZ)]) == 0
-    path = Path(paths.fmt(paths.DATASET_LABELS, dataset="pets", split="test"))
+    prepared("pets", NPZ)
+    path = Path("prepared/pets/test/labels.npy")
     path.write_bytes(path.read_bytes()[:-8])
-    line = one_line_error(capsys, "check-dataset", "--dataset", "pets", "--spec", json.dumps(NPZ), "--out", "c.json")
+    line = one_line_error(capsys, "check-dataset", "--dataset", "pets", "--spec", json.dumps(NPZ), *folder_args("pets"),
+                          "--out", "c.json")
     assert str(path) in line and not Path("c.json").exists()
 
 
 def test_an_imbalanced_split_of_one_class_is_refused_by_check_dataset(capsys):
     write_npz("d.npz", [0, 0, 1, 1], [0, 1])
-    assert main(["prepare", "--dataset", "pets", "--spec", json.dumps(NPZ)]) == 0
-    io.write_npy(paths.fmt(paths.SPLIT_INDICES, dataset="petsimb"), np.array([0, 1], np.int64))
+    prepared("pets", NPZ)
+    io.write_npy("petsimb.npy", np.array([0, 1], np.int64))
     derived = {"parent": "pets", "imbalance": {"base": 1.5}}
     line = one_line_error(capsys, "check-dataset", "--dataset", "petsimb", "--spec", json.dumps(derived),
-                          "--parent-spec", json.dumps(NPZ), "--out", "c.json")
+                          "--parent-spec", json.dumps(NPZ), *folder_args("pets"), "--indices", "petsimb.npy",
+                          "--out", "c.json")
     assert "datasets.petsimb: the imbalanced split keeps 2 images of 1 class(es)" in line
 
 
@@ -310,6 +323,7 @@ def test_a_garbage_checkpoint_never_suggests_weights_only_false(capsys):
     io.write_json(paths.fmt(paths.RUN_PARAMS, run=run), {"run_id": run, "source": "x", "imbalanced": False})
     checkpoint = Path(paths.fmt(paths.RUN_CHECKPOINT, run=run))
     checkpoint.write_bytes(pickle.dumps({"params": Foreign()}))
-    line = one_line_error(capsys, "embed", "--run", run)
+    line = one_line_error(capsys, "embed", "--params", paths.fmt(paths.RUN_PARAMS, run=run), "--checkpoint",
+                          str(checkpoint), "--splits", "x/train", "x/test", "--out", "embeddings")
     assert line.startswith(f"embnorm embed: error: {checkpoint}: not an embnorm checkpoint")
     assert "weights_only" not in line and "--force" in line

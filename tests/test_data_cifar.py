@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import split_folders
 from embnorm import paths
 from embnorm.data import cifar, fetch, sources
 from embnorm.data import format as fmt
@@ -87,8 +88,8 @@ def cifar10_archive(tmp_path, monkeypatch):
 
 def test_cifar10_archive_is_prepared_in_the_original_order_without_network(cifar10_archive):
     archive, batches, _ = cifar10_archive
-    sources.prepare("c10", {"source": "cifar10", "download": False})
-    train, test = fmt.read_split("c10", "train"), fmt.read_split("c10", "test")
+    sources.prepare("c10", {"source": "cifar10", "download": False}, split_folders("c10"))
+    train, test = fmt.read_split("prepared/c10/train"), fmt.read_split("prepared/c10/test")
     rows = np.concatenate([batches[f"data_batch_{i}"][b"data"] for i in range(1, 6)])
     labels = sum((batches[f"data_batch_{i}"][b"labels"] for i in range(1, 6)), [])
     assert train.images.shape == (35, 32, 32, 3) and test.images.shape == (5, 32, 32, 3)
@@ -105,19 +106,19 @@ def test_an_extracted_folder_in_place_is_used_and_its_members_are_checked(cifar1
     archive.unlink()
     folder = tmp_path / paths.DOWNLOADS / "cifar10" / "cifar-10-batches-py"
     (tmp_path / "build" / "cifar-10-batches-py").rename(folder)
-    sources.prepare("c10", {"source": "cifar10", "download": False})
-    assert fmt.read_split("c10", "train").labels.tolist()[:7] == batches["data_batch_1"][b"labels"]
+    sources.prepare("c10", {"source": "cifar10", "download": False}, split_folders("c10"))
+    assert fmt.read_split("prepared/c10/train").labels.tolist()[:7] == batches["data_batch_1"][b"labels"]
 
     data = bytearray((folder / "data_batch_3").read_bytes())
     data[-10] ^= 0xFF
     (folder / "data_batch_3").write_bytes(bytes(data))
     with pytest.raises(DataSourceError, match=r"data_batch_3: md5 is [0-9a-f]{32}, expected"):
-        sources.prepare("c10", {"source": "cifar10", "download": False})
+        sources.prepare("c10", {"source": "cifar10", "download": False}, split_folders("c10"))
 
 
 def test_image_size_resizes_cifar(cifar10_archive):
-    sources.prepare("c10big", {"source": "cifar10", "download": False, "image_size": 40})
-    assert fmt.read_split("c10big", "test").images.shape == (5, 40, 40, 3)
+    sources.prepare("c10big", {"source": "cifar10", "download": False, "image_size": 40}, split_folders("c10big"))
+    assert fmt.read_split("prepared/c10big/test").images.shape == (5, 40, 40, 3)
 
 
 def test_cifar100_layout_with_fine_and_coarse_labels(tmp_path, monkeypatch):
@@ -134,8 +135,8 @@ def test_cifar100_layout_with_fine_and_coarse_labels(tmp_path, monkeypatch):
     archive = tmp_path / paths.DOWNLOADS / "cifar100" / "cifar-100-python.tar.gz"
     pack(folder, archive)
     use_test_checksums(monkeypatch, "cifar100", archive, folder)
-    sources.prepare("c100", {"source": "cifar100", "download": False})
-    train = fmt.read_split("c100", "train")
+    sources.prepare("c100", {"source": "cifar100", "download": False}, split_folders("c100"))
+    train = fmt.read_split("prepared/c100/train")
     assert train.labels.tolist() == content["train"][b"fine_labels"] and train.num_classes == 100
     assert train.meta["coarse_labels"] == content["train"][b"coarse_labels"]
     assert train.meta["coarse_classes"][19] == "coarse19"
@@ -147,20 +148,20 @@ def test_a_corrupted_archive_is_moved_aside_with_an_md5_error(cifar10_archive):
     data[len(data) // 2] ^= 0xFF
     archive.write_bytes(bytes(data))
     with pytest.raises(DataSourceError) as error:
-        sources.prepare("c10", {"source": "cifar10", "download": False})
+        sources.prepare("c10", {"source": "cifar10", "download": False}, split_folders("c10"))
     message = str(error.value)
     assert f"md5 is {hashlib.md5(bytes(data)).hexdigest()}, expected {layout.remote.md5}" in message
     assert "cifar-10-python.tar.gz.bad-md5" in message and layout.remote.url in message
     assert not archive.exists() and archive.with_name(archive.name + ".bad-md5").read_bytes() == bytes(data)
 
     with pytest.raises(DataSourceError, match="missing, and downloads are off"):  # next time: missing, not a loop
-        sources.prepare("c10", {"source": "cifar10", "download": False})
+        sources.prepare("c10", {"source": "cifar10", "download": False}, split_folders("c10"))
 
 
 def test_a_missing_file_offline_names_file_url_md5_and_destination(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataSourceError) as error:
-        sources.prepare("c10", {"source": "cifar10", "download": False, "data_dir": "raw"})
+        sources.prepare("c10", {"source": "cifar10", "download": False, "data_dir": "raw"}, split_folders("c10"))
     message = str(error.value)
     for part in ("raw/cifar10/cifar-10-python.tar.gz", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
                  "c58f30108f718f92721af3b95e74349a", "download: false"):

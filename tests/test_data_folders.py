@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import split_folders
 from embnorm import paths
 from embnorm.data import format as fmt
 from embnorm.data import imagenet100, sources, tinyimagenet
@@ -59,9 +60,9 @@ def test_tinyimagenet_zip_is_read_in_place_and_val_regrouped_by_annotations(tmp_
     write_tiny_zip(archive)
     remote = dataclasses.replace(tinyimagenet.REMOTE, md5=hashlib.md5(archive.read_bytes()).hexdigest())
     monkeypatch.setattr(tinyimagenet, "REMOTE", remote)
-    sources.prepare("tiny", {"source": "tinyimagenet", "download": False})
+    sources.prepare("tiny", {"source": "tinyimagenet", "download": False}, split_folders("tiny"))
 
-    train, test = fmt.read_split("tiny", "train"), fmt.read_split("tiny", "test")
+    train, test = fmt.read_split("prepared/tiny/train"), fmt.read_split("prepared/tiny/test")
     assert train.meta["classes"] == sorted(WNIDS) and train.meta["class_words"][0] == "goldfish, Carassius auratus"
     assert train.images.shape == (33, 64, 64, 3) and train.labels.tolist() == [0] * 11 + [1] * 11 + [2] * 11
     first = train.meta["files"][:4]  # ImageFolder order: file names sorted as strings
@@ -83,7 +84,7 @@ def test_tinyimagenet_layout_errors_name_the_problem(tmp_path, monkeypatch):
         z.extractall(folder.parent)
     (folder / "val/images/val_2.JPEG").unlink()  # an extracted folder in place is used, and checked
     with pytest.raises(EmbnormError, match=r"val_annotations.txt: bad row 'val_2.JPEG"):
-        sources.prepare("tiny", {"source": "tinyimagenet", "download": False})
+        sources.prepare("tiny", {"source": "tinyimagenet", "download": False}, split_folders("tiny"))
 
 
 # --- ImageNet-100 ----------------------------------------------------------------------------------------------------
@@ -108,8 +109,9 @@ def test_imagenet100_reads_the_100_classes_and_resizes_bicubic(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     classes = imagenet100.class_list()
     write_imagenet_root(tmp_path / "imagenet", {classes[5]: 2})
-    sources.prepare("in100", {"source": "imagenet100", "path": str(tmp_path / "imagenet"), "image_size": 16})
-    train, test = fmt.read_split("in100", "train"), fmt.read_split("in100", "test")
+    spec = {"source": "imagenet100", "path": str(tmp_path / "imagenet"), "image_size": 16}
+    sources.prepare("in100", spec, split_folders("in100"))
+    train, test = fmt.read_split("prepared/in100/train"), fmt.read_split("prepared/in100/test")
     assert train.meta["classes"] == test.meta["classes"] == classes
     assert train.images.shape == (102, 16, 16, 3) and test.images.shape == (100, 16, 16, 3)
     assert np.bincount(train.labels).tolist() == [1] * 5 + [3] + [1] * 94
@@ -124,7 +126,8 @@ def test_imagenet100_names_missing_class_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "imagenet" / "train" / "n02869837").mkdir(parents=True)
     with pytest.raises(EmbnormError, match=r"lacks 99 of the 100 ImageNet-100 class folders"):
-        sources.prepare("in100", {"source": "imagenet100", "path": str(tmp_path / "imagenet")})
+        sources.prepare("in100", {"source": "imagenet100", "path": str(tmp_path / "imagenet")},
+                        split_folders("in100"))
 
 
 # --- a user's image folder and arrays --------------------------------------------------------------------------------
@@ -142,8 +145,8 @@ def test_imagefolder_seeded_split_is_stratified_and_reproducible(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     write_image_folder(tmp_path / "mine")
     spec = {"source": "imagefolder", "path": "mine", "test_fraction": 0.2, "split_seed": 3}
-    sources.prepare("mine", spec)
-    train, test = fmt.read_split("mine", "train"), fmt.read_split("mine", "test")
+    sources.prepare("mine", spec, split_folders("mine"))
+    train, test = fmt.read_split("prepared/mine/train"), fmt.read_split("prepared/mine/test")
     assert train.meta["classes"] == ["cat", "dog", "emu"]
     assert np.bincount(test.labels).tolist() == [2, 2, 2] and np.bincount(train.labels).tolist() == [8, 8, 8]
     index = sorted(train.meta["original_index"] + test.meta["original_index"])
@@ -152,25 +155,25 @@ def test_imagefolder_seeded_split_is_stratified_and_reproducible(tmp_path, monke
     with Image.open(tmp_path / "mine" / train.meta["files"][i]) as im:  # PNG, native size: exact pixels
         assert np.array_equal(train.images[i], np.asarray(im.convert("RGB")))
 
-    sources.prepare("again", spec)
-    assert fmt.read_split("again", "test").meta["files"] == test.meta["files"]
-    sources.prepare("other", {**spec, "split_seed": 4})
-    assert fmt.read_split("other", "test").meta["files"] != test.meta["files"]
+    sources.prepare("again", spec, split_folders("again"))
+    assert fmt.read_split("prepared/again/test").meta["files"] == test.meta["files"]
+    sources.prepare("other", {**spec, "split_seed": 4}, split_folders("other"))
+    assert fmt.read_split("prepared/other/test").meta["files"] != test.meta["files"]
 
 
 def test_imagefolder_with_train_and_test_folders(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_image_folder(tmp_path / "mine" / "train", per_class=4, size=(40, 30))
     write_image_folder(tmp_path / "mine" / "test", classes=("dog", "emu"), per_class=2, size=(40, 30))
-    sources.prepare("mine", {"source": "imagefolder", "path": "mine", "image_size": 24})
-    train, test = fmt.read_split("mine", "train"), fmt.read_split("mine", "test")
+    sources.prepare("mine", {"source": "imagefolder", "path": "mine", "image_size": 24}, split_folders("mine"))
+    train, test = fmt.read_split("prepared/mine/train"), fmt.read_split("prepared/mine/test")
     assert train.images.shape == (12, 24, 24, 3) and test.images.shape == (4, 24, 24, 3)
     assert test.meta["classes"] == ["cat", "dog", "emu"] and test.labels.tolist() == [1, 1, 2, 2]
 
     write_image_folder(tmp_path / "bad" / "train", classes=("cat",), per_class=1)
     write_image_folder(tmp_path / "bad" / "test", classes=("cow",), per_class=1)
     with pytest.raises(EmbnormError, match=r"classes \['cow'\] have no folder"):
-        sources.prepare("bad", {"source": "imagefolder", "path": "bad"})
+        sources.prepare("bad", {"source": "imagefolder", "path": "bad"}, split_folders("bad"))
 
 
 def test_npz_source_converts_grayscale_and_floats(tmp_path, monkeypatch):
@@ -180,14 +183,14 @@ def test_npz_source_converts_grayscale_and_floats(tmp_path, monkeypatch):
     x_test = rng.random((3, 8, 8, 3))  # floats in [0, 1]
     np.savez(tmp_path / "mine.npz", x_train=x_train, y_train=np.array([0, 1, 2, 0, 1, 2]), x_test=x_test,
              y_test=np.array([2, 1, 0]), classes=np.array(["a", "b", "c"]))
-    sources.prepare("arr", {"source": "npz", "path": "mine.npz"})
-    train, test = fmt.read_split("arr", "train"), fmt.read_split("arr", "test")
+    sources.prepare("arr", {"source": "npz", "path": "mine.npz"}, split_folders("arr"))
+    train, test = fmt.read_split("prepared/arr/train"), fmt.read_split("prepared/arr/test")
     assert train.meta["classes"] == ["a", "b", "c"] and test.labels.tolist() == [2, 1, 0]
     assert np.array_equal(train.images[..., 1], x_train)
     assert np.array_equal(test.images, np.rint(x_test * 255).astype(np.uint8))
 
-    sources.prepare("arr16", {"source": "npz", "path": "mine.npz", "image_size": 16})
-    assert fmt.read_split("arr16", "train").images.shape == (6, 16, 16, 3)
+    sources.prepare("arr16", {"source": "npz", "path": "mine.npz", "image_size": 16}, split_folders("arr16"))
+    assert fmt.read_split("prepared/arr16/train").images.shape == (6, 16, 16, 3)
     np.savez(tmp_path / "bad.npz", x_train=x_train, y_train=np.zeros(6, int))
     with pytest.raises(EmbnormError, match=r"missing arrays \['x_test', 'y_test'\]"):
-        sources.prepare("bad", {"source": "npz", "path": "bad.npz"})
+        sources.prepare("bad", {"source": "npz", "path": "bad.npz"}, split_folders("bad"))

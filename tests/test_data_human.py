@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import split_folders
 from embnorm import io
 from embnorm.data import format as fmt
 from embnorm.data import cifar_human, sources
@@ -17,7 +18,8 @@ def fake_prepared(dataset: str, source: str, train_labels, test_labels, classes:
     """A prepared dataset with the real label order and 1x1 images: the human labels only read labels and order."""
     names = [str(c) for c in range(classes)]
     for split, labels in (("train", train_labels), ("test", test_labels)):
-        fmt.write_split(dataset, split, np.zeros((len(labels), 1, 1, 3), np.uint8), labels, names, source,
+        pixels = np.zeros((len(labels), 1, 1, 3), np.uint8)
+        fmt.write_split(split_folders(dataset)[split], dataset, split, pixels, labels, names, source,
                         extra=extra if split == "train" else None)
 
 
@@ -38,7 +40,7 @@ def test_cifar10n_and_cifar10h_from_the_real_files(real_cifar10, shared_data, tm
     spec, clean, counts = real_cifar10
     fake_prepared("c10", "cifar10", clean, counts.argmax(axis=1), 10)
     out_n, out_c, out_p = outputs(tmp_path)
-    sources.write_human_labels("c10", spec, out_n, out_c, out_p)
+    sources.write_human_labels("c10", spec, *split_folders("c10").values(), out_n, out_c, out_p)
 
     labels = io.read_npz(out_n)
     assert labels["clean_label"][:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]
@@ -60,7 +62,7 @@ def test_rows_that_do_not_follow_the_train_order_are_refused(real_cifar10, tmp_p
     spec, clean, counts = real_cifar10
     fake_prepared("shuffled", "cifar10", np.roll(clean, 1), counts.argmax(axis=1), 10)
     with pytest.raises(DataSourceError, match=r"clean_label differs from the prepared labels in \d+ of 50000 rows"):
-        sources.write_human_labels("shuffled", spec, *outputs(tmp_path))
+        sources.write_human_labels("shuffled", spec, *split_folders("shuffled").values(), *outputs(tmp_path))
 
 
 def test_cifar100n_with_coarse_labels_and_no_cifar10h(shared_data, tmp_path, monkeypatch):
@@ -70,7 +72,7 @@ def test_cifar100n_with_coarse_labels_and_no_cifar10h(shared_data, tmp_path, mon
                   extra={"coarse_labels": reference["clean_coarse_label"].tolist()})
     spec = {"source": "cifar100", "human_labels": "cifar100n", "data_dir": str(shared_data), "download": False}
     out_n, out_c, out_p = outputs(tmp_path)
-    sources.write_human_labels("c100", spec, out_n, out_c, out_p)
+    sources.write_human_labels("c100", spec, *split_folders("c100").values(), out_n, out_c, out_p)
     labels = io.read_npz(out_n)
     assert labels["clean_label"][:10].tolist() == [19, 29, 0, 11, 1, 86, 90, 28, 23, 31]
     assert labels["clean_coarse_label"][:10].tolist() == [11, 15, 4, 14, 1, 5, 18, 3, 10, 11]
@@ -81,6 +83,7 @@ def test_cifar100n_with_coarse_labels_and_no_cifar10h(shared_data, tmp_path, mon
 
 def test_human_labels_need_the_matching_source(tmp_path):
     with pytest.raises(EmbnormError, match="'cifar10n' rows follow the cifar10 train order"):
-        sources.write_human_labels("x", {"source": "cifar100", "human_labels": "cifar10n"}, *outputs(tmp_path))
+        sources.write_human_labels("x", {"source": "cifar100", "human_labels": "cifar10n"},
+                                   *split_folders("x").values(), *outputs(tmp_path))
     with pytest.raises(EmbnormError, match="human_labels is 'none'"):
-        sources.write_human_labels("x", {"source": "cifar10"}, *outputs(tmp_path))
+        sources.write_human_labels("x", {"source": "cifar10"}, *split_folders("x").values(), *outputs(tmp_path))

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embnorm import paths
 from embnorm.data import format as fmt
 from embnorm.data.prepare import write_imbalanced_split
 from embnorm.data.splits import class_sizes, imbalanced_indices
@@ -41,17 +40,19 @@ def test_the_first_images_of_each_class_in_dataset_order_are_kept(shared_data):
 def test_split_artifacts_and_a_short_class_fails(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     labels = np.repeat(np.arange(4), [40, 30, 30, 12])
-    fmt.write_split("toy", "train", np.zeros((len(labels), 1, 1, 3), np.uint8), labels, list("abcd"), "test")
-    write_imbalanced_split("toyimb", "toy", 1.5, None)  # n_max defaults to the smallest class, 12
-    audit = pd.read_csv(paths.fmt(paths.SPLIT_AUDIT, dataset="toyimb"), sep="\t")
+    fmt.write_split("toy/train", "toy", "train", np.zeros((len(labels), 1, 1, 3), np.uint8), labels, list("abcd"),
+                    "test")
+    write_imbalanced_split("toyimb", "toy/train", 1.5, None, "toyimb/indices.npy", "toyimb/audit.tsv")  # n_max: 12
+    audit = pd.read_csv("toyimb/audit.tsv", sep="\t")
     assert audit.columns.tolist() == ["class", "available", "expected", "kept"]
     assert audit.expected.tolist() == audit.kept.tolist() == [12, 8, 5, 3]
-    indices = np.load(paths.fmt(paths.SPLIT_INDICES, dataset="toyimb"))
+    indices = np.load("toyimb/indices.npy")
     assert indices.dtype == np.int64 and np.bincount(labels[indices]).tolist() == [12, 8, 5, 3]
 
     with pytest.raises(EmbnormError, match=r"classes \[1, 3\] have fewer images than the law asks"):
-        write_imbalanced_split("toobig", "toy", 1.2, 40)  # expects 40, 33, 27, 23; classes 1 and 3 have 30 and 12
-    assert not (tmp_path / paths.fmt(paths.SPLIT_AUDIT, dataset="toobig")).exists()
+        # expects 40, 33, 27, 23; classes 1 and 3 have 30 and 12
+        write_imbalanced_split("toobig", "toy/train", 1.2, 40, "toobig/indices.npy", "toobig/audit.tsv")
+    assert not (tmp_path / "toobig/audit.tsv").exists()
 
 
 def test_a_law_that_empties_a_class_fails_naming_the_class_and_a_base_that_keeps_all():

@@ -25,6 +25,21 @@ def embnorm(root: Path, *args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+def run_args(command: str, run: str) -> list[str]:
+    """The paths the workflow's rule gives `embnorm train` or `embnorm embed` for `run`, a run on synth (whose OOD
+    partner is synth_ood) of the shared tiny project (rules/train.smk, rules/embed.smk)."""
+    folder = lambda dataset, split: paths.fmt(paths.DATASET_DIR, dataset=dataset, split=split)  # noqa: E731
+    files = {"--params": paths.fmt(paths.RUN_PARAMS, run=run), "--checkpoint": paths.fmt(paths.RUN_CHECKPOINT, run=run)}
+    if command == "train":
+        files.update({"--train": folder("synth", "train"), "--test": folder("synth", "test"),
+                      "--metrics": paths.fmt(paths.RUN_METRICS, run=run),
+                      "--resume": paths.fmt(paths.RUN_RESUME, run=run)})
+        return [command, *(x for item in files.items() for x in item)]
+    splits = [folder(d, s) for d in ("synth", "synth_ood") for s in ("train", "test")]
+    return [command, *(x for item in files.items() for x in item), "--splits", *splits,
+            "--out", paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=run)]
+
+
 def assert_clear_error(proc: subprocess.CompletedProcess, command: str, path: str, what: str) -> None:
     """Exit 1, and stderr's last line is `embnorm <command>: error: <path>: ...<what>...`, with no traceback."""
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -42,7 +57,7 @@ def test_truncated_checkpoint_is_named(project):
     run = first_run(project)
     checkpoint = paths.fmt(paths.RUN_CHECKPOINT, run=run)
     truncate(project / checkpoint)
-    proc = embnorm(project, "embed", "--run", run, "--threads", "1")
+    proc = embnorm(project, *run_args("embed", run), "--threads", "1")
     assert_clear_error(proc, "embed", checkpoint, "not a readable checkpoint")
     assert not [p for p in (project / checkpoint).parent.rglob("*") if ".tmp-" in p.name]
 
@@ -51,7 +66,7 @@ def test_truncated_resume_checkpoint_is_named(project):
     run = first_run(project)
     resume = paths.fmt(paths.RUN_RESUME, run=run)
     (project / resume).write_bytes((project / paths.fmt(paths.RUN_CHECKPOINT, run=run)).read_bytes()[:5000])
-    proc = embnorm(project, "train", paths.fmt(paths.RUN_PARAMS, run=run), "--threads", "1")
+    proc = embnorm(project, *run_args("train", run), "--threads", "1")
     assert_clear_error(proc, "train", resume, "not a readable checkpoint")
 
 
@@ -60,14 +75,14 @@ def test_truncated_dataset_file_is_named(project, name):
     run = first_run(project)
     path = f"resources/datasets/synth/test/{name}"
     truncate(project / path)
-    proc = embnorm(project, "embed", "--run", run, "--threads", "1")
+    proc = embnorm(project, *run_args("embed", run), "--threads", "1")
     assert_clear_error(proc, "embed", path, "not a readable .npy file")
 
 
 def test_dataset_file_of_another_length_is_named(project):
     path = "resources/datasets/synth/test/labels.npy"
     np.save(project / path, np.zeros(3, np.int64))
-    proc = embnorm(project, "embed", "--run", first_run(project))
+    proc = embnorm(project, *run_args("embed", first_run(project)))
     assert_clear_error(proc, "embed", "resources/datasets/synth/test", "meta.json says")
 
 
@@ -98,11 +113,11 @@ def test_corrupted_params_json_is_named(project):
     run = first_run(project)
     params = paths.fmt(paths.RUN_PARAMS, run=run)
     (project / params).write_text('{"run_id": ')
-    proc = embnorm(project, "embed", "--run", run)
+    proc = embnorm(project, *run_args("embed", run))
     assert_clear_error(proc, "embed", params, "not valid JSON")
 
     (project / params).write_bytes(b"\xff\xfe\x00garbage")
-    proc = embnorm(project, "embed", "--run", run)
+    proc = embnorm(project, *run_args("embed", run))
     assert_clear_error(proc, "embed", params, "not valid JSON")
 
 

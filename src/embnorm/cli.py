@@ -39,20 +39,22 @@ def dataset_spec(dataset: str, spec) -> dict:
 def cmd_prepare(args):
     from embnorm.data.prepare import prepare
 
-    prepare(args.dataset, dataset_spec(args.dataset, args.spec))
+    prepare(args.dataset, dataset_spec(args.dataset, args.spec), {"train": args.train, "test": args.test})
 
 
 def cmd_check_dataset(args):
     from embnorm.data.check import check_dataset
 
     parent = dataset_spec(args.spec["parent"], args.parent_spec) if args.parent_spec else None
-    check_dataset(args.dataset, dataset_spec(args.dataset, args.spec), args.out, parent)
+    check_dataset(args.dataset, dataset_spec(args.dataset, args.spec), args.train, args.test, args.out, parent,
+                  args.indices)
 
 
 def cmd_human_labels(args):
     from embnorm.data.prepare import write_human_labels
 
-    write_human_labels(args.dataset, dataset_spec(args.dataset, args.spec))
+    write_human_labels(args.dataset, dataset_spec(args.dataset, args.spec), args.train, args.test, args.cifarn,
+                       args.counts, args.probs)
 
 
 def cmd_download(args):
@@ -64,7 +66,7 @@ def cmd_download(args):
 def cmd_split(args):
     from embnorm.data.prepare import write_imbalanced_split
 
-    write_imbalanced_split(args.dataset, args.parent, args.base, args.n_max)
+    write_imbalanced_split(args.dataset, args.parent_train, args.base, args.n_max, args.indices, args.audit)
 
 
 def cmd_params(args):
@@ -82,29 +84,38 @@ def cmd_runs_table(args):
     io.write_tsv(args.out, frame[["run_id"] + [c for c in frame.columns if c != "run_id"]])
 
 
+def _run_indices(params: dict, indices_path):
+    """The imbalanced subset's row indices for a run on one (`--indices`, required then), else None."""
+    from embnorm import io
+    from embnorm.errors import EmbnormError
+
+    if not params["imbalanced"]:
+        return None
+    if indices_path is None:
+        raise EmbnormError(f"{params['run_id']}: trains on the imbalanced subset {params['dataset']} of "
+                           f"{params['source']}; give its indices (--indices)")
+    return io.read_npy(indices_path)
+
+
 def cmd_train(args):
-    from embnorm import io, paths
+    from embnorm import io
     from embnorm.data.format import read_split
+    from embnorm.data.validate import check_run
     from embnorm.train.loop import train
 
-    from embnorm.data.validate import check_run
-
     params = io.read_json(args.params)
-    run = params["run_id"]
-    indices = io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"])) if params["imbalanced"] else None
-    train_split, test_split = read_split(params["source"], "train"), read_split(params["source"], "test")
+    indices = _run_indices(params, args.indices)
+    train_split, test_split = read_split(args.train), read_split(args.test)
     check_run(params, train_split.meta, len(train_split.labels) if indices is None else len(indices),
               train_split.image_size)
-    train(params, train_split, test_split, indices,
-          checkpoint_path=paths.fmt(paths.RUN_CHECKPOINT, run=run), resume_path=paths.fmt(paths.RUN_RESUME, run=run),
-          metrics_path=paths.fmt(paths.RUN_METRICS, run=run), threads=args.threads,
-          stop_after_epochs=args.stop_after_epochs)
+    train(params, train_split, test_split, indices, checkpoint_path=args.checkpoint, resume_path=args.resume,
+          metrics_path=args.metrics, threads=args.threads, stop_after_epochs=args.stop_after_epochs)
 
 
 def cmd_embed(args):
     from embnorm.embed import embed_run
 
-    embed_run(args.run, threads=args.threads)
+    embed_run(args.params, args.checkpoint, args.splits, args.out, args.indices, threads=args.threads)
 
 
 def cmd_analyze(args):
@@ -149,6 +160,12 @@ def cmd_audit(args):
     report(args.results, args.config, args.config_json, args.schema, args.json, args.all)
 
 
+def _split_folders(p: argparse.ArgumentParser, what: str) -> None:
+    """`--train DIR --test DIR`: a dataset's two prepared split folders."""
+    for split in ("train", "test"):
+        p.add_argument(f"--{split}", required=True, help=what.format(split))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from embnorm import __version__
 
@@ -156,9 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("prepare", help="prepare a source dataset into resources/datasets/<dataset>/{train,test}")
+    p = sub.add_parser("prepare", help="prepare a source dataset into a train and a test split folder")
     p.add_argument("--dataset", required=True)
     p.add_argument("--spec", required=True, type=_json_arg, help="the dataset's config entry, as JSON")
+    _split_folders(p, "the folders to write the prepared {} split to (images.npy, labels.npy, meta.json)")
     p.add_argument("--content", default=None, help="a hash of the local data's manifest; the workflow passes it so "
                    "that an edit there re-runs this job (kept in the provenance record, not used otherwise)")
     p.set_defaults(func=cmd_prepare)
@@ -167,12 +185,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", required=True)
     p.add_argument("--spec", required=True, type=_json_arg, help="the dataset's config entry, as JSON")
     p.add_argument("--parent-spec", type=_json_arg, default=None, help="a derived dataset's parent's entry")
+    _split_folders(p, "the prepared {} split to verify (a derived dataset's: its parent's)")
+    p.add_argument("--indices", default=None, help="a derived dataset's split indices (indices.npy)")
     p.add_argument("--out", required=True, help="the record to write (resources/datasets/<dataset>/checked.json)")
     p.set_defaults(func=cmd_check_dataset)
 
     p = sub.add_parser("human-labels", help="write CIFAR-N / CIFAR-10H layout label files for a prepared dataset")
     p.add_argument("--dataset", required=True)
     p.add_argument("--spec", required=True, type=_json_arg)
+    _split_folders(p, "the prepared {} split the labels follow")
+    p.add_argument("--cifarn", required=True, help="the CIFAR-N layout file to write (train order, .npz)")
+    p.add_argument("--counts", required=True, help="the CIFAR-10H layout counts to write (test order, .npy)")
+    p.add_argument("--probs", required=True, help="the CIFAR-10H layout probabilities to write (test order, .npy)")
     p.set_defaults(func=cmd_human_labels)
 
     p = sub.add_parser("download", help="fetch and md5-check a dataset's raw files (or verify those in place)")
@@ -183,9 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("split", help="write an exponentially imbalanced train split (indices + audit)")
     p.add_argument("--dataset", required=True)
-    p.add_argument("--parent", required=True)
+    p.add_argument("--parent", required=True, help="the parent dataset's name (recorded; the audit compares it)")
+    p.add_argument("--parent-train", required=True, help="the parent's prepared train split folder")
     p.add_argument("--base", required=True, type=float)
     p.add_argument("--n-max", type=int, default=None)
+    p.add_argument("--indices", required=True, help="the subset's row indices to write (.npy)")
+    p.add_argument("--audit", required=True, help="the per-class audit table to write (.tsv)")
     p.set_defaults(func=cmd_split)
 
     p = sub.add_parser("params", help="write a run's resolved hyper-parameters")
@@ -199,13 +226,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_runs_table)
 
     p = sub.add_parser("train", help="train (or resume) one run")
-    p.add_argument("params", help="the run's params.json")
+    p.add_argument("--params", required=True, help="the run's params.json")
+    _split_folders(p, "the prepared {} split of the run's source dataset")
+    p.add_argument("--indices", default=None, help="a run on an imbalanced subset: its indices.npy")
+    p.add_argument("--checkpoint", required=True, help="the final checkpoint to write")
+    p.add_argument("--metrics", required=True, help="the per-epoch metrics to write (.tsv)")
+    p.add_argument("--resume", required=True, help="the resumable checkpoint: read if present, written on a signal "
+                   "and every checkpoint_every epochs, deleted when the run ends")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--stop-after-epochs", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("embed", help="extract a run's features of its ID and OOD splits")
-    p.add_argument("--run", required=True)
+    p.add_argument("--params", required=True, help="the run's params.json")
+    p.add_argument("--checkpoint", required=True, help="the run's final checkpoint")
+    p.add_argument("--splits", nargs="+", required=True, help="the prepared split folders to embed: exactly the "
+                   "run's source and OOD train and test splits")
+    p.add_argument("--indices", default=None, help="a run on an imbalanced subset: its indices.npy")
+    p.add_argument("--out", required=True, help="the folder to write <dataset>-<split>.npz files to")
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=cmd_embed)
 

@@ -2,7 +2,11 @@
 outputs) of a run's splits, from its final checkpoint.
 
 One job per run (`embed_run`) loads the model once and writes every split the analyses read (`config.role_datasets`:
-the source's train and test, and the OOD partner's) into `results/runs/<run>/embeddings/<dataset>-<split>.npz`.
+the source's train and test, and the OOD partner's) into one folder, a file `<dataset>-<split>.npz`
+(`paths.EMBEDDING_FILE`) each; the workflow's folder is `results/runs/<run>/embeddings/`:
+
+    embnorm embed --params results/runs/R/params.json --checkpoint results/runs/R/checkpoint.pt \
+        --splits resources/datasets/synth/train resources/datasets/synth/test ... --out results/runs/R/embeddings
 
 Every sample in original order (no drop_last), model in eval mode, no augmentation, features computed in fp32 with
 autocast off whatever the run's `amp` (monitor.embed_batches). Norms are computed in fp32 before any downcast;
@@ -11,12 +15,15 @@ features of width >= 512 are stored as float16 (they are large), narrower ones a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 
 from embnorm import io, paths
 from embnorm.config import role_datasets
 from embnorm.data.format import Split, read_split
+from embnorm.errors import EmbnormError
 from embnorm.models import make_model
 from embnorm.train.checkpoint import load_final
 from embnorm.train.monitor import embed_batches
@@ -32,29 +39,44 @@ def load_model(checkpoint_path, device: torch.device):
     return model.to(device).to(memory_format=torch.channels_last).eval()
 
 
-def embed_run(run_id: str, threads: int = 0, batch_size: int = 512) -> list[str]:
-    """Embed every split of a run's roles; return the files written."""
+def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=None, threads: int = 0,
+              batch_size: int = 512) -> list[str]:
+    """Embed the prepared splits in `split_dirs` (exactly the run's roles, `config.role_datasets`) with the model of
+    `checkpoint_path`, into `out_dir`; `indices_path` is the imbalanced subset a run on one trained on. Return the
+    files written."""
     if threads:
         torch.set_num_threads(threads)
-    params = io.read_json(paths.fmt(paths.RUN_PARAMS, run=run_id))
-    model = load_model(paths.fmt(paths.RUN_CHECKPOINT, run=run_id), pick_device("auto"))
+    params = io.read_json(params_path)
+    model = load_model(checkpoint_path, pick_device("auto"))
+    splits = {}
+    for directory in split_dirs:
+        split = read_split(directory)
+        splits[split.meta["dataset"], split.meta["split"]] = split
+    roles = set(role_datasets(params).values())
+    if set(splits) != roles:
+        show = lambda pairs: ", ".join(f"{d}/{s}" for d, s in sorted(pairs)) or "none"  # noqa: E731
+        raise EmbnormError(f"{params['run_id']}: embeds the splits {show(roles)}; given {show(splits)}")
     written = []
-    for dataset, split_name in role_datasets(params).values():
-        split = read_split(dataset, split_name)
-        out = paths.fmt(paths.RUN_EMBEDDINGS, run=run_id, dataset=dataset, split=split_name)
-        embed_split(model, params, split, out, trained_on(params, dataset, split_name, len(split.labels)), batch_size)
+    for (dataset, split_name), split in splits.items():
+        out = str(Path(out_dir) / paths.EMBEDDING_FILE.format(dataset=dataset, split=split_name))
+        mask = trained_on(params, dataset, split_name, len(split.labels), indices_path)
+        embed_split(model, params, split, out, mask, batch_size)
         written.append(out)
     return written
 
 
-def trained_on(params: dict, dataset: str, split: str, n: int) -> np.ndarray:
-    """Which rows of a split the run trained on: the imbalanced subset of its source's train split, else all or none."""
+def trained_on(params: dict, dataset: str, split: str, n: int, indices_path=None) -> np.ndarray:
+    """Which rows of a split the run trained on: the imbalanced subset of its source's train split (the indices in
+    `indices_path`), else all or none."""
     if dataset != params["source"] or split != "train":
         return np.zeros(n, bool)
     if not params["imbalanced"]:
         return np.ones(n, bool)
+    if indices_path is None:
+        raise EmbnormError(f"{params['run_id']}: trains on an imbalanced subset of {dataset}; give its indices "
+                           "(--indices)")
     mask = np.zeros(n, bool)
-    mask[io.read_npy(paths.fmt(paths.SPLIT_INDICES, dataset=params["dataset"]))] = True
+    mask[io.read_npy(indices_path)] = True
     return mask
 
 

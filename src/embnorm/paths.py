@@ -1,4 +1,6 @@
-"""The one path scheme. Snakemake rules and the package both build every artifact path from these templates.
+"""The one path scheme: every artifact path's template. Only the workflow fills them (its rules and input functions);
+each command takes the paths it reads and writes as arguments, and the package never builds a path from a run id or
+a dataset name. (The auditor and the provenance recorder map the results tree back onto runs, so they read it too.)
 
 Templates use `str.format` fields that double as Snakemake wildcards: `{dataset}`, `{split}`, `{run}`, `{name}`.
 """
@@ -11,10 +13,11 @@ RESULTS = "results"
 # data
 DOWNLOADS = RESOURCES + "/downloads"  # default data_dir: raw archives and label files in <data_dir>/<group>/<file>
 DATASET_DOWNLOADS = RESOURCES + "/datasets/{dataset}/downloads.json"  # the verified raw files a dataset is made from
-DATASET_DIR = RESOURCES + "/datasets/{dataset}/{split}"
-DATASET_IMAGES = DATASET_DIR + "/images.npy"
-DATASET_LABELS = DATASET_DIR + "/labels.npy"
-DATASET_META = DATASET_DIR + "/meta.json"
+DATASET_DIR = RESOURCES + "/datasets/{dataset}/{split}"  # one prepared split: the three files below (data/format.py)
+IMAGES_FILE, LABELS_FILE, META_FILE = "images.npy", "labels.npy", "meta.json"  # inside a prepared split's folder
+DATASET_IMAGES = DATASET_DIR + "/" + IMAGES_FILE
+DATASET_LABELS = DATASET_DIR + "/" + LABELS_FILE
+DATASET_META = DATASET_DIR + "/" + META_FILE
 DATASET_CHECK = RESOURCES + "/datasets/{dataset}/checked.json"  # the check_dataset job's record (data/check.py)
 HUMAN_LABELS_N = RESOURCES + "/datasets/{dataset}/human/cifarn_labels.npz"  # CIFAR-10N/100N layout, train order
 HUMAN_LABELS_H_COUNTS = RESOURCES + "/datasets/{dataset}/human/cifar10h-counts.npy"  # CIFAR-10H layout, test order

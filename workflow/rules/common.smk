@@ -1,5 +1,6 @@
 # Configuration: validation (schema first, then cross-references), the run table, and input functions.
 import json
+import os
 import shlex
 import sys
 
@@ -7,6 +8,7 @@ from snakemake.utils import validate
 
 from embnorm import paths
 from embnorm.config import ConfigError, complete_models, role_datasets, run_table
+from embnorm.data.sources import LOCAL, needs_download
 from embnorm.data.validate import check_config
 from embnorm.provenance import code_digest
 
@@ -76,17 +78,54 @@ def json_arg(obj):
 
 
 def dataset_files(dataset, split):
+    """The three files of one prepared split (data/format.py); commands take the split as their folder, `split_dir`."""
     return [
         paths.fmt(t, dataset=dataset, split=split)
         for t in (paths.DATASET_IMAGES, paths.DATASET_LABELS, paths.DATASET_META)
     ]
 
 
+def split_dirs(files):
+    """The folders of the prepared splits whose files these are, in order: what the commands read and write."""
+    return list(dict.fromkeys(os.path.dirname(f) for f in files))
+
+
+def split_dir(files):
+    """The folder of the one prepared split whose files these are."""
+    (folder,) = split_dirs(files)
+    return folder
+
+
+def indices_arg(wildcards, input):
+    """`--indices <file>` for a job that has the input `indices` (a run on, or a check of, an imbalanced subset)."""
+    return f"--indices {input.indices}" if "indices" in input.keys() else ""
+
+
+def raw_inputs(wildcards):
+    """What a dataset is made from: its downloads.json record, its local `path`, or nothing (synthetic)."""
+    spec = DATASETS[wildcards.dataset]
+    if needs_download(spec):
+        return [paths.fmt(paths.DATASET_DOWNLOADS, dataset=wildcards.dataset)]
+    return [spec["path"]] if spec.get("source") in LOCAL else []
+
+
+def check_inputs(wildcards):
+    """What check_dataset verifies: the source's prepared splits, and a derived dataset's split indices."""
+    spec = DATASETS[wildcards.dataset]
+    source = spec.get("parent", wildcards.dataset)
+    inputs = {"train": dataset_files(source, "train"), "test": dataset_files(source, "test")}
+    if "parent" in spec:
+        inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=wildcards.dataset)
+    return inputs
+
+
 def train_inputs(wildcards):
+    """The run's parameters, its source's prepared splits, and an imbalanced subset's indices."""
     run = RUNS[wildcards.run]
     inputs = {
         "params": paths.fmt(paths.RUN_PARAMS, run=wildcards.run),
-        "data": dataset_files(run["source"], "train") + dataset_files(run["source"], "test"),
+        "train": dataset_files(run["source"], "train"),
+        "test": dataset_files(run["source"], "test"),
     }
     if run["imbalanced"]:
         inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
@@ -94,10 +133,11 @@ def train_inputs(wildcards):
 
 
 def embed_inputs(wildcards):
-    """The checkpoint, and the prepared files of every split the run is embedded on (config.role_datasets); the
-    imbalanced subset's indices mark the rows it trained on."""
+    """The parameters and the checkpoint, and the prepared files of every split the run is embedded on
+    (config.role_datasets); the imbalanced subset's indices mark the rows it trained on."""
     run = RUNS[wildcards.run]
     inputs = {
+        "params": paths.fmt(paths.RUN_PARAMS, run=wildcards.run),
         "checkpoint": paths.fmt(paths.RUN_CHECKPOINT, run=wildcards.run),
         "data": [f for dataset, split in role_datasets(run).values() for f in dataset_files(dataset, split)],
     }

@@ -1,11 +1,10 @@
 # Data: fetch and verify raw files, prepare source datasets into the one format, human labels, imbalanced splits.
-from embnorm.data.check import checked_files
-from embnorm.data.sources import content_arg, needs_download, raw_inputs
+from embnorm.data.sources import content_arg
 
 
 rule download:
     output:
-        paths.DATASET_DOWNLOADS,
+        downloads=paths.DATASET_DOWNLOADS,
     log:
         paths.fmt(paths.LOGS, name="download-{dataset}"),
     wildcard_constraints:
@@ -16,22 +15,15 @@ rule download:
     params:
         spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
     shell:
-        "embnorm download --dataset {wildcards.dataset} --spec {params.spec} --out {output} > {log} 2>&1"
+        "embnorm download --dataset {wildcards.dataset} --spec {params.spec} --out {output.downloads} > {log} 2>&1"
 
 
 rule prepare_dataset:
     input:
-        lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
+        raw=raw_inputs,
     output:
-        **{
-            f"{split}_{kind}": paths.fmt(t, split=split, dataset="{dataset}")
-            for split in ("train", "test")
-            for kind, t in (
-                ("images", paths.DATASET_IMAGES),
-                ("labels", paths.DATASET_LABELS),
-                ("meta", paths.DATASET_META),
-            )
-        },
+        train=dataset_files("{dataset}", "train"),
+        test=dataset_files("{dataset}", "test"),
     log:
         paths.fmt(paths.LOGS, name="prepare-{dataset}"),
     wildcard_constraints:
@@ -43,14 +35,18 @@ rule prepare_dataset:
         # the spec, and for a local folder or file a hash of its manifest (paths, sizes, mtimes): an edit there
         # re-prepares exactly this dataset (one parameter, so other datasets keep the value they had without it)
         args=lambda wildcards: json_arg(DATASETS[wildcards.dataset]) + content_arg(DATASETS[wildcards.dataset]),
+        train=lambda wildcards, output: split_dir(output.train),
+        test=lambda wildcards, output: split_dir(output.test),
     shell:
-        "embnorm prepare --dataset {wildcards.dataset} --spec {params.args} > {log} 2>&1"
+        "embnorm prepare --dataset {wildcards.dataset} --spec {params.args} "
+        "--train {params.train} --test {params.test} > {log} 2>&1"
 
 
 rule human_labels:
     input:
-        dataset_files("{dataset}", "train") + dataset_files("{dataset}", "test"),
-        lambda wildcards: raw_inputs(wildcards.dataset, DATASETS[wildcards.dataset]),
+        train=dataset_files("{dataset}", "train"),
+        test=dataset_files("{dataset}", "test"),
+        raw=raw_inputs,
     output:
         cifarn=paths.HUMAN_LABELS_N,
         counts=paths.HUMAN_LABELS_H_COUNTS,
@@ -61,13 +57,16 @@ rule human_labels:
         "../../envs/embnorm.yaml"
     params:
         spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
+        train=lambda wildcards, input: split_dir(input.train),
+        test=lambda wildcards, input: split_dir(input.test),
     shell:
-        "embnorm human-labels --dataset {wildcards.dataset} --spec {params.spec} > {log} 2>&1"
+        "embnorm human-labels --dataset {wildcards.dataset} --spec {params.spec} --train {params.train} "
+        "--test {params.test} --cifarn {output.cifarn} --counts {output.counts} --probs {output.probs} > {log} 2>&1"
 
 
 rule imbalanced_split:
     input:
-        lambda wildcards: dataset_files(DATASETS[wildcards.dataset]["parent"], "train"),
+        parent_train=lambda wildcards: dataset_files(DATASETS[wildcards.dataset]["parent"], "train"),
     output:
         indices=paths.SPLIT_INDICES,
         audit=paths.SPLIT_AUDIT,
@@ -78,6 +77,7 @@ rule imbalanced_split:
         "../../envs/embnorm.yaml"
     params:
         parent=lambda wildcards: DATASETS[wildcards.dataset]["parent"],
+        parent_train=lambda wildcards, input: split_dir(input.parent_train),
         base=lambda wildcards: DATASETS[wildcards.dataset]["imbalance"]["base"],
         n_max=lambda wildcards: (
             f"--n-max {DATASETS[wildcards.dataset]['imbalance']['n_max']}"
@@ -85,14 +85,15 @@ rule imbalanced_split:
             else ""
         ),
     shell:
-        "embnorm split --dataset {wildcards.dataset} --parent {params.parent} --base {params.base} {params.n_max} > {log} 2>&1"
+        "embnorm split --dataset {wildcards.dataset} --parent {params.parent} --parent-train {params.parent_train} "
+        "--base {params.base} {params.n_max} --indices {output.indices} --audit {output.audit} > {log} 2>&1"
 
 
 rule check_dataset:
     input:
-        lambda wildcards: checked_files(wildcards.dataset, DATASETS),
+        unpack(check_inputs),
     output:
-        paths.DATASET_CHECK,
+        checked=paths.DATASET_CHECK,
     log:
         paths.fmt(paths.LOGS, name="check-{dataset}"),
     priority: 10
@@ -104,6 +105,10 @@ rule check_dataset:
     params:
         spec=lambda wildcards: json_arg(DATASETS[wildcards.dataset]),
         parent=lambda wildcards: json_arg(DATASETS.get(DATASETS[wildcards.dataset].get("parent"), {})),
+        train=lambda wildcards, input: split_dir(input.train),
+        test=lambda wildcards, input: split_dir(input.test),
+        indices=indices_arg,
     shell:
         "embnorm check-dataset --dataset {wildcards.dataset} --spec {params.spec} --parent-spec {params.parent} "
-        "--out {output} > {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"
+        "--train {params.train} --test {params.test} {params.indices} --out {output.checked} "
+        "> {log} 2>&1 || {{ tail -n 1 {log} >&2; exit 1; }}"

@@ -13,11 +13,15 @@ rule embed:
             ]
         ),
     output:
-        directory(paths.RUN_EMBEDDINGS_DIR),
+        embeddings=directory(paths.RUN_EMBEDDINGS_DIR),
     log:
         paths.fmt(paths.LOGS, name="embed-{run}"),
     conda:
         "../../envs/embnorm.yaml"
     threads: 1
+    params:
+        splits=lambda wildcards, input: split_dirs(input.data),
+        indices=indices_arg,
     shell:
-        "embnorm embed --run {wildcards.run} --threads {threads} > {log} 2>&1"
+        "embnorm embed --params {input.params} --checkpoint {input.checkpoint} --splits {params.splits} "
+        "{params.indices} --out {output.embeddings} --threads {threads} > {log} 2>&1"

@@ -46,7 +46,15 @@ rule train:
     threads: lambda wildcards: RUNS[wildcards.run]["threads"] or 2
     resources:
         runtime=lambda wildcards: 60 + 2 * RUNS[wildcards.run]["epochs"],
+    params:
+        train=lambda wildcards, input: split_dir(input.train),
+        test=lambda wildcards, input: split_dir(input.test),
+        indices=indices_arg,
+        # not an output: written only while a run is unfinished (a signal, or every checkpoint_every epochs)
+        resume=paths.RUN_RESUME,
     shell:
         # exec: SLURM's SIGTERM before the time limit (profiles/slurm) reaches the training process, which checkpoints
         # and exits while the job step's Snakemake waits for it, instead of an intermediate bash dying first
-        "exec embnorm train {input.params} --threads {threads} > {log} 2>&1"
+        "exec embnorm train --params {input.params} --train {params.train} --test {params.test} {params.indices} "
+        "--checkpoint {output.checkpoint} --metrics {output.metrics} --resume {params.resume} --threads {threads} "
+        "> {log} 2>&1"

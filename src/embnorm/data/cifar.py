@@ -110,7 +110,7 @@ def fetch_raw(spec: dict) -> list[dict]:
     return [rec]
 
 
-def prepare(dataset: str, spec: dict) -> None:
+def prepare(dataset: str, spec: dict, out: dict) -> None:
     layout = LAYOUTS[spec["source"]]
     tree, rec = locate(layout, spec)
     batches = read_members(layout, tree)
@@ -123,5 +123,5 @@ def prepare(dataset: str, spec: dict) -> None:
         if layout.coarse_key:
             extra["coarse_labels"] = np.concatenate([batches[m][layout.coarse_key] for m in members]).tolist()
             extra["coarse_classes"] = _names(meta[layout.coarse_names_key])
-        fmt.write_split(dataset, split, images.resize_array(data, size), labels, classes, spec["source"],
+        fmt.write_split(out[split], dataset, split, images.resize_array(data, size), labels, classes, spec["source"],
                         original_index=np.arange(len(labels)), extra=extra)

@@ -96,9 +96,10 @@ def _check_rows(where: str, name: str, got: np.ndarray, expected: np.ndarray) ->
                               f"the rows do not follow the original order")
 
 
-def write(dataset: str, spec: dict, out_n: str, out_h_counts: str, out_h_probs: str) -> None:
+def write(dataset: str, spec: dict, train_dir, test_dir, out_n: str, out_h_counts: str, out_h_probs: str) -> None:
+    """The human-label files of `dataset`, checked against its prepared splits in `train_dir` and `test_dir`."""
     info = kind_of(dataset, spec)
-    train, test = fmt.read_split(dataset, "train", mmap=True), fmt.read_split(dataset, "test", mmap=True)
+    train, test = fmt.read_split(train_dir, mmap=True), fmt.read_split(test_dir, mmap=True)
     path = fetch.ensure(info.labels, spec)
     arrays = convert_cifarn(pickles.load_numpy_pt(path), info.keys, str(path))
     _check_rows(str(path), "clean_label", arrays["clean_label"], train.labels)

@@ -158,14 +158,14 @@ def seeded_split(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return test
 
 
-def write_folder_split(dataset: str, split: str, root: Path, files: list[str], labels: np.ndarray, classes: list[str],
-                       source: str, size: int, original_index: np.ndarray, extra: dict) -> None:
+def write_folder_split(directory, dataset: str, split: str, root: Path, files: list[str], labels: np.ndarray,
+                       classes: list[str], source: str, size: int, original_index: np.ndarray, extra: dict) -> None:
     pixels = images.decode_all(files, lambda name: root / name, size, str(root))
-    fmt.write_split(dataset, split, pixels, labels, classes, source, original_index=original_index,
+    fmt.write_split(directory, dataset, split, pixels, labels, classes, source, original_index=original_index,
                     extra={**extra, "root": str(root), "files": files})
 
 
-def prepare(dataset: str, spec: dict) -> None:
+def prepare(dataset: str, spec: dict, out: dict) -> None:
     root = Path(spec["path"])
     if not root.is_dir():
         raise EmbnormError(f"datasets.{dataset}.path: {root} is not a folder")
@@ -183,7 +183,7 @@ def prepare(dataset: str, spec: dict) -> None:
             listed[split] = (folder, files, np.asarray([classes.index(present[i]) for i in labels], np.int64))
         check_unique(root, [(f / n).relative_to(root).as_posix() for f, names, _ in listed.values() for n in names])
         for split, (folder, files, labels) in listed.items():
-            write_folder_split(dataset, split, folder, files, labels, classes, "imagefolder", size,
+            write_folder_split(out[split], dataset, split, folder, files, labels, classes, "imagefolder", size,
                                np.arange(len(files)), {"layout": f"{pair[0].name}/ and {pair[1].name}/ folders"})
         return
     classes = class_names(root)
@@ -196,5 +196,5 @@ def prepare(dataset: str, spec: dict) -> None:
     layout = {"layout": "seeded split", "test_fraction": fraction, "split_seed": seed}
     for split, mask in (("train", ~test), ("test", test)):
         keep = np.flatnonzero(mask)
-        write_folder_split(dataset, split, root, [files[i] for i in keep], labels[keep], classes, "imagefolder", size,
-                           keep, layout)
+        write_folder_split(out[split], dataset, split, root, [files[i] for i in keep], labels[keep], classes,
+                           "imagefolder", size, keep, layout)

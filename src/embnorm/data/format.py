@@ -1,14 +1,22 @@
-"""The one prepared-dataset format every later rule reads.
+"""The one prepared-dataset format every later rule reads: a split is a folder of three files.
 
-resources/datasets/<name>/<split>/
+<split folder>/   (in the workflow: resources/datasets/<name>/<split>/, `paths.DATASET_DIR`)
     images.npy   uint8 (N, H, W, 3), memory-mappable
     labels.npy   int64 (N,)
-    meta.json    class names, source, original indices file-free (as a range or list), checksums, extra fields
+    meta.json    dataset and split names, class names, source, original indices file-free (as a range or list),
+                 checksums, extra fields
+
+Functions take the split's folder; the names in meta.json only label messages and files.
+
+    >>> write_split("out/train", "toy", "train", images, labels, ["a", "b"], "npz")  # doctest: +SKIP
+    >>> read_split("out/train").meta["dataset"]  # doctest: +SKIP
+    'toy'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -34,10 +42,15 @@ class Split:
         return int(self.images.shape[1])
 
 
-def write_split(dataset: str, split: str, images: np.ndarray, labels: np.ndarray, classes: list[str], source: str,
-                original_index: np.ndarray | None = None, extra: dict | None = None) -> None:
-    """Write one prepared split; validates shapes, dtypes and the dataset checks (data/validate.py) first, so a bad
-    source never yields a plausible file."""
+def split_files(directory) -> tuple[Path, Path, Path]:
+    """(images.npy, labels.npy, meta.json) of the split in `directory`."""
+    return tuple(Path(directory) / name for name in (paths.IMAGES_FILE, paths.LABELS_FILE, paths.META_FILE))
+
+
+def write_split(directory, dataset: str, split: str, images: np.ndarray, labels: np.ndarray, classes: list[str],
+                source: str, original_index: np.ndarray | None = None, extra: dict | None = None) -> None:
+    """Write one prepared split of `dataset` into `directory`; validates shapes, dtypes and the dataset checks
+    (data/validate.py) first, so a bad source never yields a plausible file."""
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[3] != 3 or images.shape[1] != images.shape[2]:
         raise EmbnormError(f"{dataset}/{split}: images must be uint8 (N, S, S, 3), got {images.dtype} {images.shape}")
     labels = np.asarray(labels, dtype=np.int64)
@@ -46,27 +59,24 @@ def write_split(dataset: str, split: str, images: np.ndarray, labels: np.ndarray
     classes = validate.check_classes(dataset, classes, f"the {split} split's class names")
     validate.check_split(dataset, split, labels, classes)
     original_index = np.arange(len(images)) if original_index is None else np.asarray(original_index, np.int64)
-    f = dict(dataset=dataset, split=split)
-    io.write_npy(paths.fmt(paths.DATASET_IMAGES, **f), np.ascontiguousarray(images))
-    io.write_npy(paths.fmt(paths.DATASET_LABELS, **f), labels)
+    images_path, labels_path, meta_path = split_files(directory)
+    io.write_npy(images_path, np.ascontiguousarray(images))
+    io.write_npy(labels_path, labels)
     meta = {
         "dataset": dataset, "split": split, "source": source, "classes": list(classes), "n": int(len(images)),
         "image_size": int(images.shape[1]), "class_counts": np.bincount(labels, minlength=len(classes)).tolist(),
         "original_index": original_index.tolist(),
-        "sha256": {"images.npy": io.sha256(paths.fmt(paths.DATASET_IMAGES, **f)),
-                   "labels.npy": io.sha256(paths.fmt(paths.DATASET_LABELS, **f))},
+        "sha256": {paths.IMAGES_FILE: io.sha256(images_path), paths.LABELS_FILE: io.sha256(labels_path)},
         **(extra or {}),
     }
-    io.write_json(paths.fmt(paths.DATASET_META, **f), meta)
+    io.write_json(meta_path, meta)
 
 
-def read_split(dataset: str, split: str, mmap: bool = True, verify: bool = True) -> Split:
-    """A prepared split. With `verify` (the default), its arrays must match the sha256 that meta.json recorded and
-    pass the split checks again, so a file changed after preparation is never trained or embedded on."""
-    f = dict(dataset=dataset, split=split)
-    directory = paths.fmt(paths.DATASET_DIR, **f)
-    meta_path, images_path = paths.fmt(paths.DATASET_META, **f), paths.fmt(paths.DATASET_IMAGES, **f)
-    labels_path = paths.fmt(paths.DATASET_LABELS, **f)
+def read_split(directory, mmap: bool = True, verify: bool = True) -> Split:
+    """The prepared split in `directory`. With `verify` (the default), its arrays must match the sha256 that meta.json
+    recorded and pass the split checks again, so a file changed after preparation is never trained or embedded on."""
+    directory = str(directory).rstrip("/")
+    images_path, labels_path, meta_path = (str(p) for p in split_files(directory))
     remedy = f"re-run rule prepare_dataset: snakemake --cores 1 --force {meta_path}"
     try:
         meta = io.read_json(meta_path)
@@ -85,6 +95,6 @@ def read_split(dataset: str, split: str, mmap: bool = True, verify: bool = True)
         raise io.ArtifactError(f"{directory}: expected images.npy uint8 (N, S, S, 3) and labels.npy int64 (N,), found "
                                f"{images.dtype} {images.shape} and {labels.dtype} {labels.shape}; {remedy}")
     if verify:
-        validate.verify_checksums(directory, meta, {"images.npy": images_path, "labels.npy": labels_path})
-        validate.check_split(dataset, split, labels, meta["classes"])
+        validate.verify_checksums(directory, meta, {paths.IMAGES_FILE: images_path, paths.LABELS_FILE: labels_path})
+        validate.check_split(meta.get("dataset", directory), meta.get("split", "?"), labels, meta["classes"])
     return Split(images, labels, meta)

@@ -28,7 +28,7 @@ def class_list() -> list[str]:
     return sorted(line.strip() for line in text.splitlines() if line.strip())
 
 
-def prepare(dataset: str, spec: dict) -> None:
+def prepare(dataset: str, spec: dict, out: dict) -> None:
     root = Path(spec["path"])
     classes = class_list()
     size = spec.get("image_size", DEFAULT_SIZE)
@@ -39,5 +39,5 @@ def prepare(dataset: str, spec: dict) -> None:
             raise EmbnormError(f"datasets.{dataset}.path: {split_root} lacks {len(missing)} of the 100 ImageNet-100 "
                                f"class folders, e.g. {missing[:3]} (expected {split_root}/<wnid>/*.JPEG)")
         files, labels = folders.scan(split_root, classes, limit)
-        folders.write_folder_split(dataset, split, split_root, files, labels, classes, "imagenet100", size,
+        folders.write_folder_split(out[split], dataset, split, split_root, files, labels, classes, "imagenet100", size,
                                    np.arange(len(files)), {"classes_file": f"embnorm/package_data/{CLASSES_FILE}"})

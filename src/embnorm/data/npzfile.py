@@ -74,7 +74,7 @@ def to_rgb_uint8(x: np.ndarray, where: str) -> np.ndarray:
     return np.repeat(x, 3, axis=3) if x.shape[3] == 1 else x
 
 
-def prepare(dataset: str, spec: dict) -> None:
+def prepare(dataset: str, spec: dict, out: dict) -> None:
     path = Path(spec["path"])
     arrays = read_arrays(path)
     missing = [k for k in KEYS if k not in arrays]
@@ -91,5 +91,5 @@ def prepare(dataset: str, spec: dict) -> None:
         raise EmbnormError(f"{path}: images are {sorted(shapes)} (height, width); set datasets.{dataset}.image_size")
     size = spec.get("image_size", x["train"].shape[1])
     for split in ("train", "test"):
-        fmt.write_split(dataset, split, images.resize_array(x[split], size), labels[split], classes, "npz",
+        fmt.write_split(out[split], dataset, split, images.resize_array(x[split], size), labels[split], classes, "npz",
                         original_index=np.arange(len(x[split])), extra={"path": str(path)})

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from embnorm import io, paths
+from embnorm import io
 from embnorm.data import cifar, cifar_human, folders, imagenet100, npzfile, tinyimagenet
 from embnorm.data.fetch import DataSourceError
 from embnorm.errors import EmbnormError
@@ -40,13 +40,6 @@ LOCAL = {  # sources read from the dataset's `path`, and what that path must hol
 def needs_download(spec: dict) -> bool:
     """Whether the dataset has raw files to fetch and verify (its images, or real human labels)."""
     return spec.get("source") in DOWNLOADED or spec.get("human_labels") in cifar_human.KINDS
-
-
-def raw_inputs(dataset: str, spec: dict) -> list[str]:
-    """What the workflow makes a dataset from: its downloads.json record, its local `path`, or nothing (synthetic)."""
-    if needs_download(spec):
-        return [paths.fmt(paths.DATASET_DOWNLOADS, dataset=dataset)]
-    return [spec["path"]] if spec.get("source") in LOCAL else []
 
 
 def content_arg(spec: dict) -> str:
@@ -113,12 +106,14 @@ def write_downloads(dataset: str, spec: dict, out: str) -> None:
     io.write_json(out, {"dataset": dataset, "files": fetch_raw(dataset, spec)})
 
 
-def prepare(dataset: str, spec: dict) -> None:
+def prepare(dataset: str, spec: dict, out: dict) -> None:
+    """Prepare a real source's splits into the folders `out["train"]` and `out["test"]`."""
     source = spec.get("source")
     if source not in PREPARE:
         raise EmbnormError(f"datasets.{dataset}.source: '{source}' is not a real source; known: {sorted(PREPARE)}")
-    PREPARE[source](dataset, spec)
+    PREPARE[source](dataset, spec, out)
 
 
-def write_human_labels(dataset: str, spec: dict, out_n: str, out_h_counts: str, out_h_probs: str) -> None:
-    cifar_human.write(dataset, spec, out_n, out_h_counts, out_h_probs)
+def write_human_labels(dataset: str, spec: dict, train_dir, test_dir, out_n: str, out_h_counts: str,
+                       out_h_probs: str) -> None:
+    cifar_human.write(dataset, spec, train_dir, test_dir, out_n, out_h_counts, out_h_probs)

@@ -86,7 +86,7 @@ def fetch_raw(spec: dict) -> list[dict]:
     return [rec]
 
 
-def prepare(dataset: str, spec: dict) -> None:
+def prepare(dataset: str, spec: dict, out: dict) -> None:
     tree, rec = locate(spec)
     found = index(tree)
     size = spec.get("image_size", NATIVE_SIZE)
@@ -96,8 +96,8 @@ def prepare(dataset: str, spec: dict) -> None:
     val_index, val_files, val_labels = (list(column) for column in zip(*found["val"]))
     extra = {"raw": rec, "class_words": found["words"]}
     train_images = images.decode_all(train_files, tree.read, size, tree.where)
-    fmt.write_split(dataset, "train", train_images, train_labels, classes, "tinyimagenet",
+    fmt.write_split(out["train"], dataset, "train", train_images, train_labels, classes, "tinyimagenet",
                     original_index=np.arange(len(train_files)), extra={**extra, "files": train_files})
     val_images = images.decode_all(val_files, tree.read, size, tree.where)
-    fmt.write_split(dataset, "test", val_images, np.array(val_labels), classes, "tinyimagenet",
+    fmt.write_split(out["test"], dataset, "test", val_images, np.array(val_labels), classes, "tinyimagenet",
                     original_index=np.array(val_index), extra={**extra, "files": val_files})
