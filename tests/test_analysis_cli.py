@@ -145,3 +145,19 @@ def test_the_workflow_plans_every_analysis(workflow, sparse):
                  "mitigation", "weight_decay", "claims", "norm_vs_ood", "norm_growth"):
         assert jobs.get(rule) == 1, (rule, jobs)
     assert ("human_labels" in jobs) != sparse
+
+
+def test_files_that_do_not_pair_up_are_a_clear_error(tmp_path, monkeypatch, capsys):
+    """--embeddings and --metrics are matched to --params by position: a count that differs, or a metrics file of
+    another run, is refused with one line before anything is written."""
+    monkeypatch.chdir(tmp_path)
+    for run_id, cut in zip(RUNS, (1.0, 3.0)):
+        fake_run(run_id, cut)
+    outputs = ["--tsv", "t.tsv", "--md", "t.md", "--png", "t.png", "--pdf", "t.pdf"]
+    one_folder = ["--embeddings", run_files(RUNS[0])["embeddings"]]
+    assert main(["analyze", "ood", *given("params"), *one_folder, *outputs]) == 1
+    assert "--embeddings: 1 files for 2 --params files" in capsys.readouterr().err
+    swapped = ["--metrics", *[run_files(r)["metrics"] for r in reversed(RUNS)]]
+    assert main(["analyze", "growth", *given("params"), *swapped, *outputs]) == 1
+    assert "rows of run(s) ['cut'], but its --params file is run 'base'" in capsys.readouterr().err
+    assert not list(tmp_path.glob("t.*"))
