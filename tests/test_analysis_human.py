@@ -33,9 +33,10 @@ def test_cifar10h_entropy_matches_hand_computation(shared_data, tmp_path, monkey
     for row, expected in REAL_ROWS.items():
         assert counts[row].tolist() == expected
     monkeypatch.chdir(tmp_path)
-    io.write_npy(paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="cifar10"), probs)
+    probs_file = paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="cifar10")
+    io.write_npy(probs_file, probs)
     rows = list(REAL_ROWS)
-    entropy = human.test_entropy(paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="cifar10"), {"original_index": np.array(rows)})
+    entropy = human.test_entropy(probs_file, {"original_index": np.array(rows)})
     assert entropy == pytest.approx([HAND_ENTROPY[r] for r in rows], abs=1e-12)
 
 

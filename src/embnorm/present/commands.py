@@ -185,6 +185,8 @@ def add_option(p, option: Option) -> None:
     """An option's argument, from its schema rule: type or choices, default (none: required), help."""
     rule = option.schema
     kwargs = {"dest": option.name, "help": rule.get("description")}
+    if option.derived_from:
+        kwargs["help"] += f" (the workflow derives it from {option.derived_from})"
     if "enum" in rule:
         kwargs["choices"] = rule["enum"]
     elif rule.get("type") == "array":
