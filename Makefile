@@ -36,8 +36,10 @@ dag: $(STAMP)
 clean:
 	rm -rf results .snakemake
 
-# Regenerate the configuration reference from the schema, in the README and in config/README.md (the catalog's page).
+# Regenerate the schema's `analysis` block from the analyses' declarations (embnorm.analysis.registry), then the
+# configuration reference from the schema, in the README and in config/README.md (the catalog's page).
 config-reference: $(STAMP)
+	python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml
 	python -c "import re,subprocess,sys; from embnorm.present.schema_doc import BEGIN,END; \
 	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
 	[open(p,'w').write(t[:t.index(BEGIN)]+new+t[t.index(END)+len(END):]) for p in ('README.md','config/README.md') for t in [open(p).read()]]"

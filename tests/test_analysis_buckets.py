@@ -8,6 +8,7 @@ import pytest
 
 from embnorm import io, paths
 from embnorm.analysis import buckets as bk
+from embnorm.analysis.common import Run
 
 
 def test_normalizations_are_exact():
@@ -96,7 +97,7 @@ def write_run(run_id, n=200, *, dataset="toy", imbalanced=False, seed=0, rng=Non
                      projector=feats.astype(np.float32), projector_norm=np.linalg.norm(feats, axis=1),
                      backbone=feats.astype(np.float32), backbone_norm=np.linalg.norm(feats, axis=1),
                      labels=labels.astype(np.int64), original_index=np.arange(len(labels)), trained_on=trained_on)
-    return params
+    return Run(params, embeddings=paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=run_id))
 
 
 def test_knn_buckets_over_fake_runs(tmp_path, monkeypatch):
@@ -118,10 +119,10 @@ def test_knn_buckets_over_fake_runs(tmp_path, monkeypatch):
 def test_unpredictive_norms_give_a_correlation_whose_ci_covers_zero(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(5)
-    params = write_run("flat", n=400, predictive=False, rng=rng)
+    run = write_run("flat", n=400, predictive=False, rng=rng)
     arrays = io.read_npz(paths.fmt(paths.RUN_EMBEDDINGS, run="flat", dataset="toy", split="train"))
     noise = rng.uniform(0.9, 1.1, len(arrays["labels"]))  # norms unrelated to anything
     arrays["projector_norm"] = (arrays["projector_norm"] * noise).astype(np.float32)
     io.write_npz(paths.fmt(paths.RUN_EMBEDDINGS, run="flat", dataset="toy", split="train"), **arrays)
-    _, stats = bk.knn_buckets([params], "projector", buckets=20, k=10, min_count=5, resamples=300)
+    _, stats = bk.knn_buckets([run], "projector", buckets=20, k=10, min_count=5, resamples=300)
     assert stats.rho_ci_lo.iloc[0] < 0 < stats.rho_ci_hi.iloc[0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from embnorm.analysis import growth, mitigation
-from test_analysis_tables import params, write_embeddings
+from test_analysis_tables import as_run, params, write_embeddings
 
 
 def random_metrics(run_id, epochs, knn_every, rng, seed=0, evaluate_init=True):
@@ -62,6 +62,6 @@ def test_the_class_table_skips_an_empty_class_with_a_logged_reason(tmp_path, mon
     write_embeddings(p, "train", feats, labels, trained_on)
     write_embeddings(p, "test", feats, labels)
     with caplog.at_level(logging.WARNING, logger="embnorm.analysis.mitigation"):
-        classes = mitigation.class_table([p], "projector")
+        classes = mitigation.class_table([as_run(p)], "projector")
     assert classes["class"].tolist() == [0, 1] and not classes.train_norm_mean.isna().any()
     assert "imb: class 2 skipped" in caplog.text and "trained on no image" in caplog.text

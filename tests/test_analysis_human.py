@@ -10,6 +10,7 @@ import pytest
 
 from embnorm import io, paths
 from embnorm.analysis import human
+from embnorm.analysis.common import Run
 
 # rows of the real cifar10h-counts.npy (original CIFAR-10 test order) and their entropies in bits, by hand
 REAL_ROWS = {
@@ -32,14 +33,17 @@ def test_cifar10h_entropy_matches_hand_computation(shared_data, tmp_path, monkey
     for row, expected in REAL_ROWS.items():
         assert counts[row].tolist() == expected
     monkeypatch.chdir(tmp_path)
-    io.write_npy(paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="cifar10"), probs)
+    probs_file = paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="cifar10")
+    io.write_npy(probs_file, probs)
     rows = list(REAL_ROWS)
-    entropy = human.test_entropy("cifar10", {"original_index": np.array(rows)})
+    entropy = human.test_entropy(probs_file, {"original_index": np.array(rows)})
     assert entropy == pytest.approx([HAND_ENTROPY[r] for r in rows], abs=1e-12)
 
 
 def _labels_file(dataset, clean, human_labels, key="aggre_label"):
-    io.write_npz(paths.fmt(paths.HUMAN_LABELS_N, dataset=dataset), clean_label=clean, **{key: human_labels})
+    path = paths.fmt(paths.HUMAN_LABELS_N, dataset=dataset)
+    io.write_npz(path, clean_label=clean, **{key: human_labels})
+    return path
 
 
 def test_agreement_is_joined_by_original_index(tmp_path, monkeypatch):
@@ -47,22 +51,22 @@ def test_agreement_is_joined_by_original_index(tmp_path, monkeypatch):
     clean = np.array([0, 1, 2, 3, 0, 1, 2, 3])
     noisy = clean.copy()
     noisy[[1, 6]] = 0  # the human label differs from the clean label at original indices 1 and 6
-    _labels_file("toy", clean, noisy)
+    toy = _labels_file("toy", clean, noisy)
     order = np.array([6, 1, 0, 7, 3])  # the split holds these original indices, in this order
-    agree, key = human.train_agreement("toy", {"original_index": order, "labels": clean[order]})
+    agree, key = human.train_agreement(toy, {"original_index": order, "labels": clean[order]})
     assert key == "aggre_label" and agree.tolist() == [0, 0, 1, 1, 1]
-    _labels_file("toy100", clean, noisy, key="noisy_label")
-    assert human.train_agreement("toy100", {"original_index": order, "labels": clean[order]})[1] == "noisy_label"
+    toy100 = _labels_file("toy100", clean, noisy, key="noisy_label")
+    assert human.train_agreement(toy100, {"original_index": order, "labels": clean[order]})[1] == "noisy_label"
 
 
 def test_a_wrong_join_is_an_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     clean = np.array([0, 1, 2, 3])
-    _labels_file("toy", clean, clean)
+    toy = _labels_file("toy", clean, clean)
     with pytest.raises(io.ArtifactError, match="clean_label disagrees"):
-        human.train_agreement("toy", {"original_index": np.array([0, 1]), "labels": np.array([1, 0])})
+        human.train_agreement(toy, {"original_index": np.array([0, 1]), "labels": np.array([1, 0])})
     with pytest.raises(io.ArtifactError, match="original index"):
-        human.train_agreement("toy", {"original_index": np.array([9]), "labels": np.array([0])})
+        human.train_agreement(toy, {"original_index": np.array([9]), "labels": np.array([0])})
 
 
 def test_human_agreement_tables(tmp_path, monkeypatch):
@@ -73,12 +77,13 @@ def test_human_agreement_tables(tmp_path, monkeypatch):
     norms = rng.uniform(1, 5, n)
     agree = rng.uniform(size=n) < (norms - 1) / 4  # humans agree more on large-norm images
     noisy = np.where(agree, labels, (labels + 1) % classes)
-    _labels_file("toy", labels, noisy)
+    labels_file = _labels_file("toy", labels, noisy)
     probs = np.zeros((n, classes))
     probs[np.arange(n), labels] = 1.0
     probs[np.arange(n), (labels + 1) % classes] = np.clip((5 - norms) / 8, 0, 0.5)  # entropy falls with the norm
     probs /= probs.sum(1, keepdims=True)
-    io.write_npy(paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="toy"), probs)
+    probs_file = paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset="toy")
+    io.write_npy(probs_file, probs)
     params = {"run_id": "r", "model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "toy", "seed": 0,
               "weight_decay": 1e-6, "cut": 1.0, "gradscale": 0.0, "lr": 0.1, "imbalanced": False, "source": "toy",
               "ood": None}
@@ -86,11 +91,13 @@ def test_human_agreement_tables(tmp_path, monkeypatch):
         io.write_npz(paths.fmt(paths.RUN_EMBEDDINGS, run="r", dataset="toy", split=split),
                      projector_norm=norms.astype(np.float32), labels=labels, original_index=np.arange(n),
                      trained_on=np.ones(n, bool))
-    table, stats = human.human_agreement([params], ["toy"], "projector", 20, 50, 10, resamples=200)
+    run = Run(params, embeddings=paths.fmt(paths.RUN_EMBEDDINGS_DIR, run="r"))
+    table, stats = human.human_agreement([run], {"toy": (labels_file, probs_file)}, "projector", 20, 50, 10,
+                                         resamples=200)
     assert set(table.measure) == {"human_agreement", "human_entropy"}
     assert table.groupby(["measure", "normalization"])["count"].sum().eq(n).all()
     s = stats.set_index("measure")
     assert s.loc["human_agreement", "rho_ci_lo"] > 0 and s.loc["human_entropy", "rho_ci_hi"] < 0
     # a run whose dataset has no human labels is skipped, and an empty result still has its columns
-    table, stats = human.human_agreement([params], [], "projector", 20, 50, 10, resamples=200)
+    table, stats = human.human_agreement([run], {}, "projector", 20, 50, 10, resamples=200)
     assert table.empty and "measure" in table.columns and "rho" in stats.columns

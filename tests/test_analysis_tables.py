@@ -8,6 +8,7 @@ import pytest
 
 from embnorm import io, paths
 from embnorm.analysis import growth, mitigation, ood
+from embnorm.analysis.common import Run
 
 WD = {"simclr": 1e-6, "simsiam": 5e-4}
 
@@ -46,6 +47,11 @@ def test_weight_decay_sweep_groups_runs_equal_but_for_weight_decay():
     assert growth.weight_decay_sweep(summary.iloc[[0, 3]]).empty
 
 
+def as_run(p: dict) -> Run:
+    """A run as the analyses take it: its params and its embeddings folder (here where the workflow puts it)."""
+    return Run(p, embeddings=paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=p["run_id"]))
+
+
 def write_embeddings(p, split, feats, labels, trained_on=None, dataset="toy"):
     feats = np.asarray(feats, np.float32)
     io.write_npz(paths.fmt(paths.RUN_EMBEDDINGS, run=p["run_id"], dataset=dataset, split=split),
@@ -65,7 +71,7 @@ def test_class_table_and_minority_majority(tmp_path, monkeypatch):
     scale = np.array([4.0, 3.0, 2.0, 1.0])[labels]  # frequent classes have larger norms
     write_embeddings(p, "train", (centres[labels] + 0.1) * scale[:, None], labels, trained_on)
     write_embeddings(p, "test", centres[labels] + 0.1, labels)
-    classes = mitigation.class_table([p], "projector")
+    classes = mitigation.class_table([as_run(p)], "projector")
     assert classes.n_train.tolist() == [10, 10, 10, 2]
     assert (classes.test_knn_acc == 1.0).all()
     summary = mitigation.minority_majority(classes)
@@ -84,7 +90,7 @@ def test_norm_vs_ood_uses_the_trained_on_rows(tmp_path, monkeypatch):
     write_embeddings(p, "test", np.c_[np.full(8, 1.8), np.zeros(8)], labels)
     for split in ("train", "test"):
         write_embeddings(p, split, np.c_[np.full(8, 1.0), np.zeros(8)], labels, dataset="far")
-    table = ood.norm_vs_ood([p]).set_index("role")
+    table = ood.norm_vs_ood([as_run(p)]).set_index("role")
     assert table.loc["id_train", "n"] == 6 and table.loc["id_train", "mean_norm"] == pytest.approx(2.0)
     assert table.loc["id_test", "ratio_to_id_train"] == pytest.approx(0.9)
     assert table.loc["ood_test", "ratio_to_id_train"] == pytest.approx(0.5)

@@ -101,9 +101,9 @@ def test_the_claims_table_says_in_one_line_which_claims_this_config_cannot_decid
     argv = ["claims"]
     for key, frame in good_tables().items():
         io.write_tsv(tmp_path / f"{key}.tsv", frame)
-        argv += ["--table", f"{key}={tmp_path / key}.tsv"]
+        argv += [f"--{key.replace('_', '-')}", f"{tmp_path / key}.tsv"]
     argv += ["--default-weight-decay", json.dumps(WD), "--resamples", "100", "--runs", str(tmp_path / "runs.tsv"),
-             "--human-sources", json.dumps(["synth", "synth_ood"]), "--tsv", str(tmp_path / "claims.tsv"),
+             "--human-datasets", "synth", "synth_ood", "--tsv", str(tmp_path / "claims.tsv"),
              "--md", str(tmp_path / "claims.md"), "--html", str(tmp_path / "claims.html")]
     assert main(argv) == 0
     line = needs_line(undecided(config))

@@ -103,7 +103,9 @@ def test_corrupted_embedding_file_is_named(project, damage):
         npz.write_bytes(bytes(data))
     runs = sorted(p.name for p in (project / "results/runs").iterdir())
     out = [f"--{k}" for k in ("tsv", "md", "png", "pdf")]
-    proc = embnorm(project, "analyze", "ood", "--runs", *runs, *[x for o in out for x in (o, f"x.{o[2:]}")])
+    proc = embnorm(project, "analyze", "ood", "--params", *[paths.fmt(paths.RUN_PARAMS, run=r) for r in runs],
+                   "--embeddings", *[paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=r) for r in runs],
+                   *[x for o in out for x in (o, f"x.{o[2:]}")])
     assert_clear_error(proc, "analyze", paths.fmt(paths.RUN_EMBEDDINGS, run=run, dataset="synth", split="test"),
                        "not a readable .npz file")
     assert not any(Path(project, f"x.{o[2:]}").exists() for o in out)

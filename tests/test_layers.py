@@ -28,3 +28,11 @@ def test_upper_layers_do_not_import_training(layer):
     upward = {f"{path.relative_to(PACKAGE)}: {name}" for path in sorted((PACKAGE / layer).rglob("*.py"))
               for name in imported_modules(path) if name == "embnorm.train" or name.startswith("embnorm.train.")}
     assert not upward, f"{layer}/ imports training code: {sorted(upward)}"
+
+
+def test_analyses_import_neither_presentation_nor_the_workflow():
+    """The analyses' declarations (analysis/registry.py) are read by the rules and the commands, not the reverse."""
+    upward = {f"{path.relative_to(PACKAGE)}: {name}" for path in sorted((PACKAGE / "analysis").rglob("*.py"))
+              for name in imported_modules(path)
+              if name.split(".")[0] == "snakemake" or name == "embnorm.present" or name.startswith("embnorm.present.")}
+    assert not upward, f"analysis/ imports presentation or Snakemake: {sorted(upward)}"

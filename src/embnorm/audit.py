@@ -21,6 +21,7 @@ from pathlib import Path
 import yaml
 
 from embnorm import io, paths, provenance
+from embnorm.analysis.registry import config_options
 from embnorm.config import ConfigError, params_hash, role_datasets, run_table
 from embnorm.errors import EmbnormError
 
@@ -35,15 +36,10 @@ STATUS_HELP = {
 PROBLEMS = ("modified", "missing", "orphan", "stale")
 EXPECTED_PER_RUN = (paths.RUN_PARAMS, paths.RUN_CHECKPOINT, paths.RUN_METRICS)
 INPUT_PREFIX = "input "
-# The options of the aggregate commands (analyses, simulations, claims) that the workflow sets from the config
-# (workflow/rules/analysis.smk), by argparse name: an aggregate made with another value is stale.
+# The options of the aggregate commands (analyses, simulations, claims) that the workflow sets from a config key, by
+# argparse name, from their declarations (embnorm.analysis.registry): an aggregate made with another value is stale.
 # tests/test_audit.py changes each key in a finished project and checks that the audit sees it.
-AGGREGATE_OPTIONS = {
-    "layer": ("analysis", "layer"), "buckets": ("analysis", "buckets"), "k": ("analysis", "knn_k"),
-    "min_count": ("analysis", "min_bucket_count"), "min_count_human": ("analysis", "min_bucket_count_human"),
-    "normalization": ("analysis", "bucket_normalization"), "resamples": ("analysis", "bootstrap"),
-    "epochs": ("analysis", "simulation_epochs"), "sim_runs": ("analysis", "simulation_runs"), "seed": ("seed",),
-}
+AGGREGATE_OPTIONS = config_options()
 
 
 def _template_regex(template: str) -> re.Pattern:
@@ -252,10 +248,15 @@ class Auditor:
         return None
 
     def aggregate_reason(self, args: dict, argv: list[str] | None) -> str | None:
-        """An aggregate's runs and config-set options against the current config. Only options its command line gave
-        count (a parsed default, such as `analyze growth`'s unused --layer, is not a setting)."""
-        runs = args.get("runs")
-        if isinstance(runs, list) and set(runs) != set(self.runs):
+        """An aggregate's runs (those of the params.json files it was given) and config-set options against the
+        current config. Only options its command line gave count (a parsed default is not a setting)."""
+        params = args.get("params")
+        runs = None
+        if isinstance(params, list):
+            runs = [provenance.run_of(provenance.artifact_name(p, self.root) or "") for p in params]
+            if None in runs:
+                return f"made from a params file outside this project's runs: {params[runs.index(None)]}"
+        if runs is not None and set(runs) != set(self.runs):
             added, dropped = sorted(set(self.runs) - set(runs)), sorted(set(runs) - set(self.runs))
             change = "; ".join(f"{what} {', '.join(ids[:2])}{' ...' if len(ids) > 2 else ''}"
                                for what, ids in (("added", added), ("dropped", dropped)) if ids)

@@ -118,26 +118,6 @@ def cmd_embed(args):
     embed_run(args.params, args.checkpoint, args.splits, args.out, args.indices, threads=args.threads)
 
 
-def cmd_analyze(args):
-    from embnorm.analysis.common import load_params
-    from embnorm.present import figures
-    from embnorm.present.tables import write_table
-
-    runs = load_params(args.runs)
-    if args.what == "ood":
-        from embnorm.analysis.ood import norm_vs_ood
-
-        table = norm_vs_ood(runs, args.layer)
-        write_table(table, args.tsv, args.md)
-        figures.norm_vs_ood(table, args.png, args.pdf)
-    elif args.what == "growth":
-        from embnorm.analysis.growth import metrics_long, training_summary
-
-        metrics = metrics_long(runs)
-        write_table(training_summary(metrics), args.tsv, args.md)
-        figures.norm_growth(metrics, args.png, args.pdf)
-
-
 def cmd_config_reference(args):
     import yaml
 
@@ -247,13 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=cmd_embed)
 
-    p = sub.add_parser("analyze", help="an aggregate analysis over runs: table + figure")
-    p.add_argument("what", choices=["ood", "growth"])
-    p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--layer", default="projector")
-    for name in ("tsv", "md", "png", "pdf"):
-        p.add_argument(f"--{name}", required=True)
-    p.set_defaults(func=cmd_analyze)
     p = sub.add_parser("config-reference", help="print the configuration reference (Markdown) from the schema")
     p.add_argument("--schema", default="workflow/schemas/config.schema.yaml")
     p.set_defaults(func=cmd_config_reference)
@@ -273,7 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list the artifacts that are ok too")
     p.set_defaults(func=cmd_audit)
 
-    from embnorm.present.commands import add_subcommands  # simulations, Fig. 4, human labels, mitigations, claims
+    from embnorm.present.commands import add_subcommands  # the analyses (`analyze ood|growth`, ..., claims)
 
     add_subcommands(sub)
     return parser

@@ -7,6 +7,7 @@ import sys
 from snakemake.utils import validate
 
 from embnorm import paths
+from embnorm.analysis.registry import ANALYSES, CLAIM_TABLES, flag, option_args, option_values
 from embnorm.config import ConfigError, complete_models, role_datasets, run_table
 from embnorm.data.sources import LOCAL, needs_download
 from embnorm.data.validate import check_config
@@ -187,3 +188,43 @@ def package_source(basedir):
     if isinstance(basedir, HostingProviderFile):  # github("owner/embnorm", path="Snakefile", tag="v0.1.0")
         return f"git+https://{basedir.host}/{basedir.repo}@{basedir.ref}#egg=embnorm"
     return basedir.get_path_or_uri(secret_free=True)
+
+
+# ---- analyses: each rule's outputs, options and command line from its declaration (embnorm.analysis.registry) ----
+
+# Source datasets of the runs that come with human label files, and those files (in the same order).
+HUMAN_SOURCES = sorted(
+    {r["source"] for r in RUNS.values() if DATASETS[r["source"]].get("human_labels", "none") != "none"}
+)
+# The option values the workflow derives from the config rather than reads from one key.
+DERIVED_OPTIONS = {
+    "default_weight_decay": {model: spec["weight_decay"] for model, spec in config["models"].items()},
+    "human_datasets": HUMAN_SOURCES,
+}
+
+
+def analysis_outputs(rule):
+    """The rule's declared outputs, by the command's argument names; those with a caption go into the report."""
+    outputs = {}
+    for key, o in ANALYSES[rule].outputs.items():
+        extra = {"subcategory": o.subcategory} if o.subcategory else {}
+        caption = f"../report/{o.caption}.rst"
+        outputs[key] = report(o.path, caption=caption, category=o.category, **extra) if o.caption else o.path
+    return outputs
+
+
+def analysis_options(rule):
+    """The command's options, as one string, from the declaration and the config: a changed setting changes the params
+    of exactly the rules that use it (Snakemake's params trigger)."""
+    return option_args(ANALYSES[rule], option_values(ANALYSES[rule], config, DERIVED_OPTIONS))
+
+
+def analysis_shell(rule):
+    """`embnorm <command> --<input> {input.<input>} ... {params.options} --<output> {output.<output>} ...`: every path
+    comes from the rule's input and output."""
+    analysis = ANALYSES[rule]
+    words = [f"embnorm {analysis.command}"]
+    words += [f"{flag(i.name)} {{input.{i.name}}}" for i in analysis.inputs]
+    words += ["{params.options}"] if analysis.options else []
+    words += [f"{flag(key)} {{output.{key}}}" for key in analysis.outputs]
+    return " ".join(words) + " > {log} 2>&1"

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embnorm.analysis.common import GROUP_COLUMNS, RUN_COLUMNS, load_embeddings, norms, run_columns
+from embnorm.analysis.common import GROUP_COLUMNS, RUN_COLUMNS, Run, load_embeddings, norms, run_columns
 from embnorm.analysis.stats import correlation_summary
 from embnorm.evaluation.knn import knn_predict
 
@@ -93,12 +93,13 @@ def group_summaries(samples: pd.DataFrame, measure: str, resamples: int, seed: i
     return pd.DataFrame(rows)
 
 
-def knn_buckets(runs: list[dict], layer: str, buckets: int, k: int, min_count: int, resamples: int,
+def knn_buckets(runs: list[Run], layer: str, buckets: int, k: int, min_count: int, resamples: int,
                 seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per-bucket table of every run, per-group Spearman table) of kNN correctness against the norm."""
     tables, samples = [], []
-    for params in runs:
-        arrays = load_embeddings(params, "id_train")
+    for run in runs:
+        params = run.params
+        arrays = load_embeddings(run, "id_train")
         n = norms(arrays, layer)
         correct = loo_knn_correct(arrays[layer], arrays["labels"], k, params["knn_temperature"])
         tables += bucket_rows(params, n, correct, buckets, min_count, layer=layer, split="train",

@@ -1,4 +1,10 @@
-"""Loading helpers shared by the analyses: a run's embeddings by role, its factor columns, and run groups.
+"""Loading helpers shared by the analyses: the runs a command was given, a run's embeddings by role, its factor
+columns, and run groups.
+
+A command is given its files, never a run id: `--params` (each run's params.json) and, in the same order,
+`--embeddings` (each run's embeddings folder, holding `paths.EMBEDDING_FILE` per split) and `--metrics`.
+`load_runs(params, embeddings)` pairs them into `Run`s, and `load_embeddings(run, "id_test")` reads
+`<embeddings folder>/<dataset>-test.npz`, wherever the folder is.
 
 The ID-train role holds the samples the run was trained on: for an imbalanced run, the embeddings of the parent's full
 train split are restricted to the `trained_on` rows (the imbalanced subset), so that "ID train" means the same thing
@@ -6,6 +12,9 @@ for every run.
 """
 
 from __future__ import annotations
+
+import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,15 +29,37 @@ RUN_COLUMNS = ("run_id", "model", "optimizer", "mitigation", "dataset", "seed", 
 GROUP_COLUMNS = tuple(c for c in RUN_COLUMNS if c not in ("run_id", "seed"))
 
 
-def embeddings_path(run_id: str, dataset: str, split: str) -> str:
-    return paths.fmt(paths.RUN_EMBEDDINGS, run=run_id, dataset=dataset, split=split)
+@dataclass(frozen=True)
+class Run:
+    """One run as an analysis reads it: its resolved hyper-parameters and the files the command was given for it."""
+
+    params: dict
+    embeddings: str | None = None  # its embeddings folder
+    metrics: str | None = None  # its metrics.tsv
 
 
-def load_embeddings(params: dict, role: str) -> dict:
+def load_runs(params: list[str], embeddings: list[str] | None = None, metrics: list[str] | None = None) -> list[Run]:
+    """The runs of params.json files, each with its embeddings folder and metrics file (lists in the same order)."""
+    for name, files in (("--embeddings", embeddings), ("--metrics", metrics)):
+        if files is not None and len(files) != len(params):
+            raise io.ArtifactError(f"{name}: {len(files)} files for {len(params)} --params files; give one per run, "
+                                   "in the same order")
+    return [Run(io.read_json(p), embeddings[i] if embeddings else None, metrics[i] if metrics else None)
+            for i, p in enumerate(params)]
+
+
+def embeddings_file(run: Run, dataset: str, split: str) -> str:
+    """A split's file inside the run's embeddings folder."""
+    if run.embeddings is None:
+        raise io.ArtifactError(f"run '{run.params['run_id']}': no embeddings folder given (--embeddings)")
+    return os.path.join(run.embeddings, paths.fmt(paths.EMBEDDING_FILE, dataset=dataset, split=split))
+
+
+def load_embeddings(run: Run, role: str) -> dict:
     """A role's arrays (features, `<layer>_norm`, labels, original_index, trained_on); ID train keeps only the rows
     the run was trained on."""
-    dataset, split = role_datasets(params)[role]
-    arrays = io.read_npz(embeddings_path(params["run_id"], dataset, split))
+    dataset, split = role_datasets(run.params)[role]
+    arrays = io.read_npz(embeddings_file(run, dataset, split))
     if role == "id_train" and "trained_on" in arrays and not arrays["trained_on"].all():
         keep = arrays["trained_on"].astype(bool)
         arrays = {k: v[keep] if getattr(v, "ndim", 0) >= 1 and len(v) == len(keep) else v for k, v in arrays.items()}
@@ -42,10 +73,6 @@ def norms(arrays: dict, layer: str) -> np.ndarray:
         raise io.ArtifactError(f"embeddings have no '{layer}' layer (analysis.layer); they have {layers} "
                                "(a predictor layer exists only for methods with a predictor)")
     return arrays[f"{layer}_norm"].astype(np.float64)
-
-
-def load_params(run_ids) -> list[dict]:
-    return [io.read_json(paths.fmt(paths.RUN_PARAMS, run=r)) for r in run_ids]
 
 
 def run_columns(params: dict) -> dict:

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import pandas as pd
 
-from embnorm import io, paths
-from embnorm.analysis.common import RUN_COLUMNS, run_columns
+from embnorm import io
+from embnorm.analysis.common import RUN_COLUMNS, Run, run_columns
 
 FACTOR_COLUMNS = [c for c in RUN_COLUMNS if c != "run_id"]
 # What must be equal for runs to belong to one weight-decay sweep: everything but the weight decay itself.
 SWEEP_KEY = ["model", "optimizer", "dataset", "seed", "cut", "gradscale", "lr"]
 
 
-def metrics_long(runs: list[dict]) -> pd.DataFrame:
-    """All runs' metrics.tsv rows, with the run's factors attached."""
+def metrics_long(runs: list[Run]) -> pd.DataFrame:
+    """All runs' metrics.tsv rows, with the run's factors attached; a metrics file of another run is refused."""
     frames = []
-    for params in runs:
-        frame = io.read_tsv(paths.fmt(paths.RUN_METRICS, run=params["run_id"]))
-        frames.append(frame.assign(**{c: v for c, v in run_columns(params).items() if c != "run_id"}))
+    for run in runs:
+        frame, run_id = io.read_tsv(run.metrics), run.params["run_id"]
+        others = sorted(set(frame.run_id) - {run_id})
+        if others:
+            raise io.ArtifactError(f"{run.metrics}: rows of run(s) {others}, but its --params file is run '{run_id}' "
+                                   "(give --metrics in the order of --params)")
+        frames.append(frame.assign(**{c: v for c, v in run_columns(run.params).items() if c != "run_id"}))
     return pd.concat(frames, ignore_index=True)
 
 

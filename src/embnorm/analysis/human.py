@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from embnorm import io, paths
+from embnorm import io
 from embnorm.analysis.buckets import BUCKET_COLUMNS, STATS_COLUMNS, bucket_rows, group_summaries
-from embnorm.analysis.common import load_embeddings, norms, run_columns
+from embnorm.analysis.common import Run, load_embeddings, norms, run_columns
 from embnorm.data.human_labels import entropy_bits
 
 HUMAN_KEYS = ("aggre_label", "noisy_label")  # CIFAR-10N majority vote first, else CIFAR-100N's single annotator
@@ -31,9 +31,9 @@ def _joined(table: np.ndarray, original_index: np.ndarray, what: str) -> np.ndar
     return table[original_index]
 
 
-def train_agreement(source: str, arrays: dict) -> tuple[np.ndarray, str]:
-    """Per ID-train sample: 1.0 where the human label equals the clean label, and the key used."""
-    path = paths.fmt(paths.HUMAN_LABELS_N, dataset=source)
+def train_agreement(path: str, arrays: dict) -> tuple[np.ndarray, str]:
+    """Per ID-train sample: 1.0 where the human label (CIFAR-N layout file `path`) equals the clean label, and the key
+    used."""
     labels = io.read_npz(path)
     key = next((k for k in HUMAN_KEYS if k in labels), None)
     if key is None or "clean_label" not in labels:
@@ -45,31 +45,35 @@ def train_agreement(source: str, arrays: dict) -> tuple[np.ndarray, str]:
     return (_joined(labels[key], arrays["original_index"], path) == clean).astype(np.float64), key
 
 
-def test_entropy(source: str, arrays: dict) -> np.ndarray | None:
-    """Per ID-test sample: entropy (bits) of the CIFAR-10H style label distribution; None if the dataset has none."""
-    path = paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset=source)
+def test_entropy(path: str, arrays: dict) -> np.ndarray | None:
+    """Per ID-test sample: entropy (bits) of the CIFAR-10H style label distribution in `path`; None if the dataset has
+    none (an empty file)."""
     probs = io.read_npy(path)
     if probs.ndim != 2 or len(probs) == 0:
         return None
     return entropy_bits(_joined(probs, arrays["original_index"], path))
 
 
-def human_agreement(runs: list[dict], human_sources: list[str], layer: str, buckets: int, min_count_train: int,
-                    min_count_test: int, resamples: int, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-bucket table, per-group Spearman table) for every run whose source dataset has human labels."""
+def human_agreement(runs: list[Run], human: dict[str, tuple[str, str]], layer: str, buckets: int,
+                    min_count_train: int, min_count_test: int, resamples: int,
+                    seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-bucket table, per-group Spearman table) for every run whose source dataset has human labels: `human` maps
+    such a dataset to its (CIFAR-N labels file, CIFAR-10H probabilities file)."""
     tables, samples = [], {"human_agreement": [], "human_entropy": []}
-    for params in runs:
-        if params["source"] not in human_sources:
+    for run in runs:
+        params = run.params
+        if params["source"] not in human:
             continue
-        train = load_embeddings(params, "id_train")
-        agree, key = train_agreement(params["source"], train)
+        labels_file, probs_file = human[params["source"]]
+        train = load_embeddings(run, "id_train")
+        agree, key = train_agreement(labels_file, train)
         n = norms(train, layer)
         tables += bucket_rows(params, n, agree, buckets, min_count_train, layer=layer, split="train",
                               measure="human_agreement", label_key=key, n=len(n))
         samples["human_agreement"].append(pd.DataFrame({**run_columns(params), "x": n, "y": agree,
                                                         "classes": train["labels"]}))
-        test = load_embeddings(params, "id_test")
-        entropy = test_entropy(params["source"], test)
+        test = load_embeddings(run, "id_test")
+        entropy = test_entropy(probs_file, test)
         if entropy is not None:
             n = norms(test, layer)
             tables += bucket_rows(params, n, entropy, buckets, min_count_test, layer=layer, split="test",

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embnorm.analysis.common import GROUP_COLUMNS, load_embeddings, norms, run_columns
+from embnorm.analysis.common import GROUP_COLUMNS, Run, load_embeddings, norms, run_columns
 from embnorm.analysis.stats import spearman
 from embnorm.evaluation.knn import KNN_FEATURES, knn_predict
 
@@ -47,8 +47,9 @@ def epoch_table(metrics: pd.DataFrame, default_weight_decay: dict[str, float]) -
     return joined
 
 
-def class_rows(params: dict, layer: str) -> list[dict]:
-    train, test = load_embeddings(params, "id_train"), load_embeddings(params, "id_test")
+def class_rows(run: Run, layer: str) -> list[dict]:
+    params = run.params
+    train, test = load_embeddings(run, "id_train"), load_embeddings(run, "id_test")
     num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
     pred = knn_predict(torch.from_numpy(train[KNN_FEATURES].astype(np.float32)), torch.from_numpy(train["labels"]),
                        torch.from_numpy(test[KNN_FEATURES].astype(np.float32)), params["knn_k"],
@@ -69,8 +70,8 @@ def class_rows(params: dict, layer: str) -> list[dict]:
     return rows
 
 
-def class_table(runs: list[dict], layer: str) -> pd.DataFrame:
-    return pd.DataFrame([row for params in runs for row in class_rows(params, layer)])
+def class_table(runs: list[Run], layer: str) -> pd.DataFrame:
+    return pd.DataFrame([row for run in runs for row in class_rows(run, layer)])
 
 
 def minority_majority(classes: pd.DataFrame) -> pd.DataFrame:

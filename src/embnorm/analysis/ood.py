@@ -8,17 +8,18 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from embnorm.analysis.common import ROLES, load_embeddings, role_datasets, run_columns
+from embnorm.analysis.common import ROLES, Run, load_embeddings, role_datasets, run_columns
 from embnorm.analysis.common import norms as layer_norms  # `norms` names the per-role dict below
 
 
-def norm_vs_ood(runs: list[dict], layer: str = "projector") -> pd.DataFrame:
+def norm_vs_ood(runs: list[Run], layer: str = "projector") -> pd.DataFrame:
     """One row per run and role: mean norm, ratio to the run's ID-train mean, and (OOD-test rows) the AUROC of the
     norm as an in-distribution score, ID test against OOD test."""
     rows = []
-    for params in runs:
+    for run in runs:
+        params = run.params
         roles = role_datasets(params)
-        norms = {role: layer_norms(load_embeddings(params, role), layer) for role in roles}
+        norms = {role: layer_norms(load_embeddings(run, role), layer) for role in roles}
         reference = norms["id_train"].mean()
         for role in ROLES:
             if role not in norms:

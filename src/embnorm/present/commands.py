@@ -1,12 +1,16 @@
-"""Subcommands of the analyses beyond `embnorm analyze`: each reads artifacts, writes tables (TSV + Markdown) and a
-figure (PNG + PDF). cli.py registers them through `add_subcommands`; every analysis rule calls one of them."""
+"""The analysis commands: each reads the files it is given, writes tables (TSV + Markdown) and a figure (PNG + PDF).
+cli.py registers them through `add_subcommands`; every analysis rule calls one of them. Their arguments (input
+files, options, output files) come from the declarations in `embnorm.analysis.registry`."""
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 
 from embnorm import io
+from embnorm.analysis.registry import ANALYSES, Analysis, Option, flag
+from embnorm.errors import EmbnormError
 
 
 def _set_threads() -> None:
@@ -50,28 +54,59 @@ def cmd_simulate_imbalance(args):
     figures_sim.imbalance(trajectories, density, args.png, args.pdf)
 
 
+def cmd_norm_vs_ood(args):
+    from embnorm.analysis.common import load_runs
+    from embnorm.analysis.ood import norm_vs_ood
+    from embnorm.present import figures
+    from embnorm.present.tables import write_table
+
+    table = norm_vs_ood(load_runs(args.params, args.embeddings), args.layer)
+    write_table(table, args.tsv, args.md)
+    figures.norm_vs_ood(table, args.png, args.pdf)
+
+
+def cmd_norm_growth(args):
+    from embnorm.analysis.common import load_runs
+    from embnorm.analysis.growth import metrics_long, training_summary
+    from embnorm.present import figures
+    from embnorm.present.tables import write_table
+
+    metrics = metrics_long(load_runs(args.params, metrics=args.metrics))
+    write_table(training_summary(metrics), args.tsv, args.md)
+    figures.norm_growth(metrics, args.png, args.pdf)
+
+
 def cmd_knn_buckets(args):
     from embnorm.analysis.buckets import knn_buckets
-    from embnorm.analysis.common import load_params
+    from embnorm.analysis.common import load_runs
     from embnorm.present import figures_confidence
     from embnorm.present.tables import write_table
 
     _set_threads()
-    buckets, stats = knn_buckets(load_params(args.runs), args.layer, args.buckets, args.k, args.min_count,
-                                 args.resamples, args.seed)
+    buckets, stats = knn_buckets(load_runs(args.params, args.embeddings), args.layer, args.buckets, args.k,
+                                 args.min_count, args.resamples, args.seed)
     write_table(buckets, args.buckets_tsv, args.buckets_md)
     write_table(stats, args.stats_tsv, args.stats_md)
     figures_confidence.knn_buckets(buckets, stats, args.normalization, args.png, args.pdf)
 
 
+def human_files(datasets: list[str], labels: list[str], probs: list[str]) -> dict[str, tuple[str, str]]:
+    """{dataset: (CIFAR-N labels file, CIFAR-10H probabilities file)} from three lists in the same order."""
+    if not len(datasets) == len(labels) == len(probs):
+        raise EmbnormError(f"--human-datasets has {len(datasets)} names, --human-labels {len(labels)} files, "
+                           f"--human-probs {len(probs)} files; give one file of each per dataset, in the same order")
+    return {d: (n, h) for d, n, h in zip(datasets, labels, probs)}
+
+
 def cmd_human_agreement(args):
-    from embnorm.analysis.common import load_params
+    from embnorm.analysis.common import load_runs
     from embnorm.analysis.human import human_agreement
     from embnorm.present import figures_confidence
     from embnorm.present.tables import write_table
 
     _set_threads()
-    buckets, stats = human_agreement(load_params(args.runs), args.human_datasets, args.layer, args.buckets,
+    human = human_files(args.human_datasets, args.human_labels, args.human_probs)
+    buckets, stats = human_agreement(load_runs(args.params, args.embeddings), human, args.layer, args.buckets,
                                      args.min_count_human, args.min_count, args.resamples, args.seed)
     write_table(buckets, args.buckets_tsv, args.buckets_md)
     write_table(stats, args.stats_tsv, args.stats_md)
@@ -80,13 +115,13 @@ def cmd_human_agreement(args):
 
 def cmd_mitigation(args):
     from embnorm.analysis import mitigation
-    from embnorm.analysis.common import load_params
+    from embnorm.analysis.common import load_runs
     from embnorm.analysis.growth import metrics_long
     from embnorm.present import figures_mitigation
     from embnorm.present.tables import write_table
 
     _set_threads()
-    runs = load_params(args.runs)
+    runs = load_runs(args.params, args.embeddings, args.metrics)
     epochs = mitigation.epoch_table(metrics_long(runs), args.default_weight_decay)
     classes = mitigation.class_table(runs, args.layer)
     write_table(epochs, args.epochs_tsv, args.epochs_md)
@@ -111,15 +146,11 @@ def cmd_claims(args):
     from embnorm.analysis.claims.plan import needs_line, undecided_claims
     from embnorm.present.tables import write_table
 
-    given = dict(args.table)
-    unknown = sorted(set(given) - set(TABLES))
-    if unknown:
-        raise io.ArtifactError(f"claims: unknown table key(s) {unknown}; expected {list(TABLES)}")
-    tables = {key: read_table(path) for key, path in given.items()}
+    tables = {key: read_table(getattr(args, key)) for key in TABLES}
     claims = check_claims(tables, args.default_weight_decay, args.resamples, args.seed)
     note = ""
     if args.runs:  # one line: the claims this config cannot decide (missing runs or seeds), from its run table
-        note = needs_line(undecided_claims(read_table(args.runs), args.default_weight_decay, args.human_sources))
+        note = needs_line(undecided_claims(read_table(args.runs), args.default_weight_decay, args.human_datasets))
     write_table(claims, args.tsv, args.md, args.html, title="Claims check (pre-registered rules, paper-reference §7.1, "
                 "amended 2026-11-30)", note=note)
 
@@ -134,13 +165,6 @@ def read_table(path):
         return pd.DataFrame()
 
 
-def _key_path(text: str) -> tuple[str, str]:
-    key, sep, path = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"expected KEY=PATH, got '{text}'")
-    return key, path
-
-
 def _json(text: str):
     try:
         return json.loads(text)
@@ -148,74 +172,52 @@ def _json(text: str):
         raise argparse.ArgumentTypeError(f"not valid JSON: {e}") from None
 
 
-def _outputs(p, *names):
-    for name in names:
-        p.add_argument(f"--{name.replace('_', '-')}", dest=name, required=True)
+COMMANDS = {
+    "simulate_gradients": cmd_simulate_gradients, "simulate_convergence": cmd_simulate_convergence,
+    "simulate_imbalance": cmd_simulate_imbalance, "norm_vs_ood": cmd_norm_vs_ood, "norm_growth": cmd_norm_growth,
+    "weight_decay": cmd_weight_decay, "knn_buckets": cmd_knn_buckets, "human_agreement": cmd_human_agreement,
+    "mitigation": cmd_mitigation, "claims": cmd_claims,
+}  # analysis rule -> the function its command runs
+TYPES = {"integer": int, "number": float, "string": str, "object": _json}
 
 
-def _run_options(p):
-    p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--layer", default="projector")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+def add_option(p, option: Option) -> None:
+    """An option's argument, from its schema rule: type or choices, default (none: required), help."""
+    rule = option.schema
+    kwargs = {"dest": option.name, "help": rule.get("description")}
+    if option.derived_from:
+        kwargs["help"] += f" (the workflow derives it from {option.derived_from})"
+    if "enum" in rule:
+        kwargs["choices"] = rule["enum"]
+    elif rule.get("type") == "array":
+        kwargs["nargs"] = "*"
+    else:
+        kwargs["type"] = TYPES[rule["type"]]
+    if "default" in rule:
+        kwargs["default"] = copy.deepcopy(rule["default"])
+    else:
+        kwargs["required"] = True
+    p.add_argument(flag(option.name), **kwargs)
+
+
+def add_arguments(p, analysis: Analysis) -> None:
+    """A command's arguments, all from its declaration (analysis/registry.py): the files it reads, its options, the
+    files it writes."""
+    for i in analysis.inputs:
+        p.add_argument(flag(i.name), dest=i.name, nargs=i.nargs, required=i.required, help=i.help)
+    for option in analysis.options:
+        add_option(p, option)
+    for key, output in analysis.outputs.items():
+        p.add_argument(flag(key), dest=key, required=True, help=f"output file (the workflow writes {output.path})")
 
 
 def add_subcommands(sub) -> None:
-    """Register the analysis subcommands on cli.py's subparsers."""
-    p = sub.add_parser("simulate-gradients", help="C1/C2 simulations: gradient orthogonality, 1/||z||, norm growth")
-    _outputs(p, "checks", "gd", "png", "pdf")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_simulate_gradients)
-
-    p = sub.add_parser("simulate-convergence", help="C3/C4 simulations: steps to converge vs norm and vs angle")
-    _outputs(p, "norms", "angles", "png", "pdf")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_simulate_convergence)
-
-    p = sub.add_parser("simulate-imbalance", help="C6 simulations: class-imbalance norms and density vs norm")
-    _outputs(p, "trajectories", "density", "png", "pdf")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--sim-runs", dest="sim_runs", type=int, default=5)
-    p.set_defaults(func=cmd_simulate_imbalance)
-
-    for name, func, help_text in (("knn-buckets", cmd_knn_buckets, "Fig. 4 left: kNN correctness per norm bucket"),
-                                  ("human-agreement", cmd_human_agreement, "Fig. 4: human confidence per norm bucket")):
-        p = sub.add_parser(name, help=help_text)
-        _run_options(p)
-        p.add_argument("--buckets", type=int, default=20)
-        p.add_argument("--min-count", dest="min_count", type=int, default=10)
-        p.add_argument("--normalization", choices=["max", "minmax"], default="max", help="the one drawn")
-        _outputs(p, "buckets_tsv", "buckets_md", "stats_tsv", "stats_md", "png", "pdf")
-        if name == "knn-buckets":
-            p.add_argument("--k", type=int, default=200)
-        else:
-            p.add_argument("--min-count-human", dest="min_count_human", type=int, default=50)
-            p.add_argument("--human-datasets", dest="human_datasets", nargs="*", default=[],
-                           help="source datasets that have human label files")
-        p.set_defaults(func=func)
-
-    p = sub.add_parser("mitigation", help="mitigation tables: kNN accuracy and norms per setting, epoch and class")
-    p.add_argument("--runs", nargs="+", required=True)
-    p.add_argument("--layer", default="projector")
-    p.add_argument("--default-weight-decay", dest="default_weight_decay", type=_json, required=True,
-                   help='JSON {model: weight decay}')
-    _outputs(p, "epochs_tsv", "epochs_md", "classes_tsv", "classes_md", "imbalance_tsv", "imbalance_md",
-             "epochs_png", "epochs_pdf", "classes_png", "classes_pdf")
-    p.set_defaults(func=cmd_mitigation)
-
-    p = sub.add_parser("weight-decay", help="the weight-decay sweep's final norms, from the training summary")
-    _outputs(p, "training", "tsv", "md", "png", "pdf")
-    p.set_defaults(func=cmd_weight_decay)
-
-    p = sub.add_parser("claims", help="the claims check C1-C14 (pre-registered rules) from the analysis tables")
-    p.add_argument("--table", type=_key_path, action="append", required=True, help="KEY=PATH, one per table")
-    p.add_argument("--default-weight-decay", dest="default_weight_decay", type=_json, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resamples", type=int, default=1000)
-    p.add_argument("--runs", help="the run table (results/runs.tsv): the tables then say which claims this config "
-                                  "cannot decide")
-    p.add_argument("--human-sources", dest="human_sources", type=_json, default=[],
-                   help="JSON list of the source datasets with human labels")
-    _outputs(p, "tsv", "md", "html")
-    p.set_defaults(func=cmd_claims)
+    """Register the analysis commands on cli.py's subparsers; `analyze <what>` groups those named `analyze ...`."""
+    analyze = sub.add_parser("analyze", help="an aggregate analysis over runs: table + figure")
+    analyze_sub = analyze.add_subparsers(dest="what", required=True)
+    for analysis in ANALYSES.values():
+        group, _, name = analysis.command.rpartition(" ")
+        parent = {"": sub, "analyze": analyze_sub}[group]
+        p = parent.add_parser(name, help=analysis.help, description=analysis.help)
+        add_arguments(p, analysis)
+        p.set_defaults(func=COMMANDS[analysis.rule])

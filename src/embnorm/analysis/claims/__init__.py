@@ -14,13 +14,13 @@ import pandas as pd
 
 from embnorm.analysis.claims import mitigations, runs, theory
 from embnorm.analysis.claims.gate import gated
+from embnorm.analysis.registry import CLAIM_TABLES
 from embnorm.analysis.claims.verdict import COLUMNS, INCONCLUSIVE, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
 
 __all__ = ["check_claims", "TABLES", "COLUMNS", "SUPPORTED", "NOT_SUPPORTED", "NOT_MEASURED", "INCONCLUSIVE"]
 
-# The tables check_claims reads, by key.
-TABLES = ("gradients", "gd_norms", "convergence_norm", "convergence_angle", "imbalance_norms", "imbalance_density",
-          "training", "norm_vs_ood", "knn_spearman", "human_spearman", "class_metrics", "weight_decay")
+# The tables check_claims reads, by key: the analysis outputs declared `claims=True` (analysis/registry.py).
+TABLES = tuple(CLAIM_TABLES)
 
 
 def check_claims(tables: dict[str, pd.DataFrame], default_weight_decay: dict[str, float], resamples: int = 1000,
