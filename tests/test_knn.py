@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from embnorm.evaluation.knn import block_size, block_topk, knn_accuracy, knn_predict
+from embnorm.evaluation import knn as knn_module
+from embnorm.evaluation.knn import block_size, block_topk, knn_accuracy, knn_predict, largest
 
 torch.set_num_threads(1)
 
@@ -50,6 +51,33 @@ def test_blocked_top_k_is_the_exact_top_k_set():
     expected = sim.topk(40, dim=1)
     assert torch.equal(top.sort(dim=1).values, expected.values.sort(dim=1).values)
     assert torch.equal(columns.sort(dim=1).values, expected.indices.sort(dim=1).values)
+    assert torch.equal(sim.gather(1, columns), top)
+
+
+def test_largest_is_the_top_k_set_with_numpy_on_the_cpu_and_torch_elsewhere(monkeypatch):
+    x = torch.randn(33, 500)
+    expected = x.topk(60, dim=1)
+    values, index = largest(x, 60)  # numpy's argpartition on the CPU
+    assert torch.equal(index.sort(dim=1).values, expected.indices.sort(dim=1).values)
+    assert torch.equal(x.gather(1, index), values)
+    calls = []
+    monkeypatch.setattr(knn_module.np, "argpartition", lambda *a, **kw: calls.append(1))
+    values, index = largest(x.to("meta"), 60)  # another device: torch.topk, numpy untouched
+    assert values.shape == index.shape == (33, 60) and not calls
+
+
+def test_blocked_top_k_when_the_top_k_crowd_into_few_blocks():
+    """Rows whose k largest values fill whole blocks, sit one per block, or share blocks with -inf padding: the
+    candidates then hold many values from the k best blocks that are not top-k elements."""
+    k, block = 20, 4
+    sim = torch.randn(3, 40 * block)
+    sim[0, :k] += 10  # the top k fill the first k / block blocks
+    sim[1, ::block] += 10  # one top-k candidate per block, 40 such blocks for k = 20
+    sim[2, -3:] = float("-inf")
+    sim[2, :k:2] += 10
+    top, columns = block_topk(sim, k, block)
+    expected = sim.topk(k, dim=1)
+    assert torch.equal(top.sort(dim=1).values, expected.values.sort(dim=1).values)
     assert torch.equal(sim.gather(1, columns), top)
 
 
