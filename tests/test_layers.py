@@ -38,20 +38,32 @@ def test_analyses_import_neither_presentation_nor_the_workflow():
     assert not upward, f"analysis/ imports presentation or Snakemake: {sorted(upward)}"
 
 
-def test_a_data_or_training_command_runs_without_the_analysis_code(tmp_path):
+SYNTH = {"source": "synthetic", "synthetic": {"n_train": 40, "n_test": 20}}
+DATA_COMMANDS = {
+    # a command that reads no config, and one that checks its dataset spec against the workflow's schema
+    "params": (["params", "--spec", '{"run_id": "r"}', "--out", "results/runs/r/params.json"],
+               "results/provenance/runs/r/params.json.json"),
+    "prepare": (["prepare", "--dataset", "synth", "--spec", __import__("json").dumps(SYNTH),
+                 "--train", "resources/datasets/synth/train", "--test", "resources/datasets/synth/test"],
+                "resources/provenance/datasets/synth/train/images.npy.json"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(DATA_COMMANDS))
+def test_a_data_or_training_command_runs_without_the_analysis_code(tmp_path, command):
     """The provenance record lists the modules a job imported as the code that made its files; a training or data
-    command must not import the analyses (cli.build_parser registers them only for an analysis command), or an edit
-    to an analysis would make the audit call every checkpoint stale while the workflow rightly re-runs nothing."""
+    command must not import the analyses (cli.build_parser registers them only for an analysis command; the schema
+    check of a dataset spec lives in embnorm.config, not in the audit, which reads the analyses' declarations), or an
+    edit to an analysis would make the audit call every checkpoint stale while the workflow rightly re-runs nothing."""
     import json
     import subprocess
     import sys
 
-    out = "results/runs/r/params.json"
-    argv = ["params", "--spec", json.dumps({"run_id": "r"}), "--out", out]
+    argv, record_file = DATA_COMMANDS[command]
     probe = (f"import sys; from embnorm.cli import main; main({argv!r}); "
              "print(sorted(m for m in sys.modules if m.startswith(('embnorm.analysis', 'embnorm.present'))))")
     proc = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "[]"
-    record = json.loads((tmp_path / "results/provenance/runs/r/params.json.json").read_text())
+    record = json.loads((tmp_path / record_file).read_text())
     assert "cli.py" in record["code_files"]
     assert not [f for f in record["code_files"] if f.startswith(("analysis/", "present/"))]

@@ -22,7 +22,7 @@ import yaml
 
 from embnorm import io, paths, provenance
 from embnorm.analysis.registry import config_options
-from embnorm.config import ConfigError, params_hash, role_datasets, run_table
+from embnorm.config import ConfigError, find_schema, params_hash, role_datasets, run_table, validate_config
 from embnorm.errors import EmbnormError
 
 STATUS_HELP = {
@@ -81,15 +81,6 @@ class Finding:
 
 # ---- the current config ----
 
-def find_schema(root: Path) -> Path:
-    """The workflow's config schema: in the checkout the package was imported from, else under the project root."""
-    for base in (provenance.PACKAGE_DIR.parents[1], Path(root)):
-        candidate = base / "workflow" / "schemas" / "config.schema.yaml"
-        if candidate.is_file():
-            return candidate
-    raise EmbnormError(f"config.schema.yaml not found beside the package or under {root}; pass --schema")
-
-
 def _merge(base: dict, update: dict) -> dict:
     """Deep merge, as Snakemake merges several config files."""
     for key, value in update.items():
@@ -98,29 +89,6 @@ def _merge(base: dict, update: dict) -> dict:
         else:
             base[key] = value
     return base
-
-
-def validate_config(config: dict, schema_path: Path) -> dict:
-    """Validate and fill defaults exactly as snakemake.utils.validate does (Draft 2020-12, defaults set on the way)."""
-    from jsonschema import Draft202012Validator, validators
-    from jsonschema.exceptions import best_match
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    check_properties = Draft202012Validator.VALIDATORS["properties"]
-
-    def properties_with_defaults(validator, properties, instance, schema):
-        if isinstance(instance, dict):
-            for name, sub in properties.items():
-                if "default" in sub:
-                    instance.setdefault(name, copy.deepcopy(sub["default"]))
-        yield from check_properties(validator, properties, instance, schema)
-
-    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})(schema)
-    error = best_match(validator.iter_errors(config))  # consumes every error, so every default is set
-    if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{key}: {error.message}")
-    return config
 
 
 def load_config(files=(), config_json: dict | None = None, schema: Path | None = None, root: Path = Path(".")) -> dict:

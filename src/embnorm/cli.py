@@ -19,8 +19,7 @@ def dataset_spec(dataset: str, spec) -> dict:
     so the standalone command refuses what the workflow would refuse, with the same one-line message."""
     from pathlib import Path
 
-    from embnorm.audit import find_schema, validate_config
-    from embnorm.config import ConfigError
+    from embnorm.config import ConfigError, find_schema, validate_config
 
     if not isinstance(spec, dict):
         raise ConfigError(f"datasets.{dataset}: --spec must be a JSON object (a dataset's config entry), got "

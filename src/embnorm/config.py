@@ -13,10 +13,12 @@ that run (its resolved parameters are a rule parameter) instead of starting a ne
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import hashlib
 import itertools
 import json
+from pathlib import Path
 from typing import Any
 
 from embnorm.data.splits import KNOWN_SIZES, law_problem
@@ -235,3 +237,39 @@ def run_table(config: dict) -> list[dict[str, Any]]:
 def params_hash(params: dict) -> str:
     """A short stable hash of resolved hyper-parameters (checkpoints and provenance record it)."""
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# ---- validation against the workflow's schema (the standalone commands and the audit; the workflow uses
+# snakemake.utils.validate, which this reproduces) ----
+
+def find_schema(root: Path) -> Path:
+    """The workflow's config schema: in the checkout the package was imported from, else under the project root."""
+    for base in (Path(__file__).resolve().parents[2], Path(root)):
+        candidate = base / "workflow" / "schemas" / "config.schema.yaml"
+        if candidate.is_file():
+            return candidate
+    raise EmbnormError(f"config.schema.yaml not found beside the package or under {root}; pass --schema")
+
+
+def validate_config(config: dict, schema_path: Path) -> dict:
+    """Validate and fill defaults exactly as snakemake.utils.validate does (Draft 2020-12, defaults set on the way)."""
+    import yaml
+    from jsonschema import Draft202012Validator, validators
+    from jsonschema.exceptions import best_match
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties_with_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})(schema)
+    error = best_match(validator.iter_errors(config))  # consumes every error, so every default is set
+    if error is not None:
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ConfigError(f"{key}: {error.message}")
+    return config
