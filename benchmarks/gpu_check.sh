@@ -10,7 +10,9 @@
 #   2 facts    nvidia-smi, torch/CUDA, snakemake --version, tools, and the versions of the preinstalled packages
 #              that the wheels need, checked against the wheels' requirements
 #   3 bench    benchmarks/train_speed.py --preset gpu (eager)
-#   3b monitor benchmarks/monitor_cost.py --device auto: NormMonitor's cost per probe image (docs/monitor.md)
+#   3b speed   benchmarks/speed.py: kNN/floor, augmentation/PIL, and the prefetched step against the compiled
+#              model-only ceiling with the s/epoch (issue 16's ratios side by side); skipped by GPU_CHECK_SKIP_BENCH
+#   3c monitor benchmarks/monitor_cost.py --device auto: NormMonitor's cost per probe image (docs/monitor.md)
 #   4 workflow the default study through profiles/local on the GPU, as a user would:
 #              EMBNORM_GPUS=0 snakemake --profile profiles/local --resources gpu=1 --cores N --configfile config.yaml
 #              then `snakemake --report results/report.html` (as `make run` does) and `embnorm audit results`
@@ -19,8 +21,6 @@
 #   6 collect  a small tarball of results/ (no checkpoints or embeddings) and the report into $OUT
 #   7 compile  benchmarks/train_speed.py --preset gpu --compile (last: the slowest and least essential; it gets
 #              what is left of the time budget)
-#   3b speed   benchmarks/speed.py: kNN/floor, augmentation/PIL, and the prefetched step against the compiled
-#              model-only ceiling with the s/epoch (issue 16's ratios side by side); skipped by GPU_CHECK_SKIP_BENCH
 #
 # The one-GPU preset (issue 16): GPU_CHECK_PRESET=cifar-gpu runs config/cifar-gpu.yaml in step 4 instead of the
 # default study (steps 3 and 7 are left out), shortened to GPU_CHECK_PRESET_EPOCHS epochs per run (default 3), on the
@@ -234,11 +234,11 @@ else
   skip speed "no time left"
 fi
 
-# ---------------------------------------------------------------------------------------------------- 3b monitor
+# ---------------------------------------------------------------------------------------------------- 3c monitor
 # NormMonitor's cost per probe image on the GPU (docs/monitor.md states the CPU figure and awaits this one)
 MONITOR_ARGS=(--device auto --threads 0 --probe 4096 --ood 2048 --batch 1024 --train-batch 512)
 [ "$QUICK" = 1 ] && MONITOR_ARGS=(--device auto --probe 256 --ood 128 --rounds 1 --backbones small)
-banner "3b monitor: python3 benchmarks/monitor_cost.py ${MONITOR_ARGS[*]}"
+banner "3c monitor: python3 benchmarks/monitor_cost.py ${MONITOR_ARGS[*]}"
 if [ "${GPU_CHECK_SKIP_BENCH:-0}" = 1 ]; then
   skip monitor "GPU_CHECK_SKIP_BENCH=1"
 elif t=$(limit 60 15 230); then

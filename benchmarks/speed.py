@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from train_speed import TwoViewPIL, pil_transform, timed, timed_loader  # noqa: E402
+from train_speed import EPOCH_IMAGES, TwoViewPIL, pil_transform, timed, timed_loader  # noqa: E402
 
 from embnorm.evaluation.knn import knn_predict  # noqa: E402
 from embnorm.models import build_model  # noqa: E402
@@ -48,7 +48,6 @@ from embnorm.train.step import micro_batches, optimizer_step, prefetched  # noqa
 KNN = {"bank": 20_000, "queries": 5_000, "dim": 512, "k": 200, "t": 0.1, "classes": 100}
 FLOOR_CHUNKS = (256, 512, 1024)  # the floor is the fastest of these chunkings (and knn_predict's own)
 AUG = {"images": 4096, "size": 32, "batch": 512}
-EPOCH_IMAGES = 50_000
 
 
 def clocked(fn) -> tuple[float, float]:

@@ -3,6 +3,8 @@ monitor's kNN with a chunk boundary inside the queries, against a brute-force co
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -47,9 +49,10 @@ def test_leave_one_out_over_several_chunks_matches_brute_force(chunk):
 
 
 def test_loo_knn_correct_beyond_one_default_chunk():
-    """More samples than the default chunk (1024): the self-exclusion must use each chunk's offset."""
+    """More samples than the default chunk (several chunks): the self-exclusion must use each chunk's offset."""
     rng = np.random.default_rng(2)
     feats, labels = clustered(2100, 4, 6, rng)
+    assert len(feats) > 2 * inspect.signature(knn_predict).parameters["chunk"].default
     got = loo_knn_correct(feats, labels, k=20, temperature=0.1)
     expected = brute_force(feats.astype(np.float64), labels, feats.astype(np.float64), 20, 0.1, 4,
                            exclude_self=True) == labels

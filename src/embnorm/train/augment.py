@@ -161,16 +161,19 @@ def color_jitter(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator, i
     return _apply_to(x, applied, lambda part, rows: shift_hue(part, hue[rows].view(-1, 1, 1)))
 
 
-def random_grayscale(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
+def random_grayscale(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator, inplace: bool = False
+                     ) -> torch.Tensor:
+    """Each sample turned to its luma (all three channels) with probability gray_p. With `inplace`, x may be changed
+    in place and returned (as in color_jitter)."""
     pick = torch.rand(x.shape[0], generator=gen, device=x.device) < recipe.gray_p
-    return _apply_to(x.clone(), pick, lambda part, rows: _gray(part).expand_as(part))
+    return _apply_to(x if inplace else x.clone(), pick, lambda part, rows: _gray(part).expand_as(part))
 
 
 def augment(x: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator) -> torch.Tensor:
     """One random view of a float batch (N, 3, H, W) in [0, 1]."""
     x = resized_crop_flip(x, recipe, gen)
     x = color_jitter(x, recipe, gen, inplace=True)  # x is the resampled copy: ours to change
-    return random_grayscale(x, recipe, gen).contiguous(memory_format=torch.channels_last)
+    return random_grayscale(x, recipe, gen, inplace=True).contiguous(memory_format=torch.channels_last)
 
 
 def two_views(images_uint8: torch.Tensor, recipe: AugmentRecipe, gen: torch.Generator):
