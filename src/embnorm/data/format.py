@@ -56,8 +56,7 @@ def write_split(directory, dataset: str, split: str, images: np.ndarray, labels:
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != (len(images),):
         raise EmbnormError(f"{dataset}/{split}: {len(labels)} labels for {len(images)} images")
-    classes = validate.check_classes(dataset, classes, f"the {split} split's class names")
-    validate.check_split(dataset, split, labels, classes)
+    classes = validate.check_split(dataset, split, labels, classes)
     original_index = np.arange(len(images)) if original_index is None else np.asarray(original_index, np.int64)
     images_path, labels_path, meta_path = split_files(directory)
     io.write_npy(images_path, np.ascontiguousarray(images))

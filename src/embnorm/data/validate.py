@@ -84,15 +84,16 @@ def check_classes(dataset: str, classes: Sequence, where: str) -> list[str]:
     return names
 
 
-def check_split(dataset: str, split: str, labels: np.ndarray, classes: Sequence[str]) -> None:
-    """One split: non-empty, labels in 0..K-1, at least two classes."""
-    check_classes(dataset, classes, f"the {split} split's class names")
+def check_split(dataset: str, split: str, labels: np.ndarray, classes: Sequence) -> list[str]:
+    """One split: class names as `check_classes` takes them, non-empty, labels in 0..K-1. Returns the names."""
+    classes = check_classes(dataset, classes, f"the {split} split's class names")
     if len(labels) == 0:
         raise DataError(f"datasets.{dataset}: the {split} split has no images; it needs at least one image per class")
     if labels.min() < 0 or labels.max() >= len(classes):
         bad = sorted(set(np.unique(labels[(labels < 0) | (labels >= len(classes))]).tolist()))
         raise DataError(f"datasets.{dataset}: the {split} labels hold {ranges(bad)}, outside 0..{len(classes) - 1} "
                         f"({len(classes)} class names)")
+    return classes
 
 
 def check_class_counts(dataset: str, split: str, classes: Sequence[str], counts: Sequence[int]) -> None:
