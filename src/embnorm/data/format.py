@@ -76,7 +76,7 @@ def read_split(directory, mmap: bool = True, verify: bool = True) -> Split:
     recorded and pass the split checks again, so a file changed after preparation is never trained or embedded on."""
     directory = str(directory).rstrip("/")
     images_path, labels_path, meta_path = (str(p) for p in split_files(directory))
-    remedy = f"re-run rule prepare_dataset: snakemake --cores 1 --force {meta_path}"
+    remedy = validate.rerun_prepare(directory)
     try:
         meta = io.read_json(meta_path)
         missing = [k for k in META_KEYS if k not in meta] if isinstance(meta, dict) else list(META_KEYS)
