@@ -205,6 +205,7 @@ def test_an_empty_test_split_is_an_error(capsys):
     write_npz("d.npz", [0, 1, 0, 1], [])
     line = prepare(capsys, "pets", NPZ)
     assert "datasets.pets: the test split has no images" in line
+    assert not Path("prepared/pets/train/images.npy").exists()  # the train split, written first, is removed too
 
 
 def test_images_smaller_than_the_backbones_minimum_are_an_error(capsys):

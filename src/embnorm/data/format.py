@@ -56,8 +56,7 @@ def write_split(directory, dataset: str, split: str, images: np.ndarray, labels:
     labels = np.asarray(labels, dtype=np.int64)
     if labels.shape != (len(images),):
         raise EmbnormError(f"{dataset}/{split}: {len(labels)} labels for {len(images)} images")
-    classes = validate.check_classes(dataset, classes, f"the {split} split's class names")
-    validate.check_split(dataset, split, labels, classes)
+    classes = validate.check_split(dataset, split, labels, classes)
     original_index = np.arange(len(images)) if original_index is None else np.asarray(original_index, np.int64)
     images_path, labels_path, meta_path = split_files(directory)
     io.write_npy(images_path, np.ascontiguousarray(images))
@@ -77,7 +76,7 @@ def read_split(directory, mmap: bool = True, verify: bool = True) -> Split:
     recorded and pass the split checks again, so a file changed after preparation is never trained or embedded on."""
     directory = str(directory).rstrip("/")
     images_path, labels_path, meta_path = (str(p) for p in split_files(directory))
-    remedy = f"re-run rule prepare_dataset: snakemake --cores 1 --force {meta_path}"
+    remedy = validate.rerun_prepare(directory)
     try:
         meta = io.read_json(meta_path)
         missing = [k for k in META_KEYS if k not in meta] if isinstance(meta, dict) else list(META_KEYS)

@@ -21,6 +21,7 @@ from embnorm.errors import EmbnormError
 DEFAULT_SIZE = 128
 MAX_TRAIN_PER_CLASS = 1300
 CLASSES_FILE = "imagenet100_classes.txt"
+FOLDERS = {"train": "train", "test": "val"}  # split -> its folder under `path`
 
 
 def class_list() -> list[str]:
@@ -28,12 +29,18 @@ def class_list() -> list[str]:
     return sorted(line.strip() for line in text.splitlines() if line.strip())
 
 
+def content_folders(root: Path) -> list[Path]:
+    """The class folders `prepare` reads under `root` (those that exist), for the prepare rule's manifest."""
+    classes = class_list()
+    return [root / folder / w for folder in FOLDERS.values() for w in classes if (root / folder / w).is_dir()]
+
+
 def prepare(dataset: str, spec: dict, out: dict) -> None:
     root = Path(spec["path"])
     classes = class_list()
     size = spec.get("image_size", DEFAULT_SIZE)
-    for split, folder, limit in (("train", "train", MAX_TRAIN_PER_CLASS), ("test", "val", None)):
-        split_root = root / folder
+    for split, folder in FOLDERS.items():
+        split_root, limit = root / folder, MAX_TRAIN_PER_CLASS if split == "train" else None
         missing = [w for w in classes if not (split_root / w).is_dir()]
         if missing:
             raise EmbnormError(f"datasets.{dataset}.path: {split_root} lacks {len(missing)} of the 100 ImageNet-100 "

@@ -26,20 +26,21 @@ def synthetic_spec(spec: dict) -> synthetic.SyntheticSpec:
 
 def prepare(dataset: str, spec: dict, out: dict) -> None:
     """Prepare both splits into the folders `out["train"]` and `out["test"]`, then check them as a pair
-    (data/validate.py); a pair that fails leaves no split behind."""
+    (data/validate.py). A check that fails, in either split or in the pair, leaves no split behind (not even a train
+    split written before the test split failed)."""
     if "parent" in spec or "source" not in spec:
         raise EmbnormError(f"datasets.{dataset}: only a source dataset (one with `source`) is prepared; a derived one "
                            "(`parent`) is made by rule imbalanced_split")
-    if spec["source"] == "synthetic":
-        _prepare_synthetic(dataset, spec, out)
-    else:
-        from embnorm.data import sources  # real sources: downloads, archives and folders
-
-        sources.prepare(dataset, spec, out)
     try:
+        if spec["source"] == "synthetic":
+            _prepare_synthetic(dataset, spec, out)
+        else:
+            from embnorm.data import sources  # real sources: downloads, archives and folders
+
+            sources.prepare(dataset, spec, out)
         metas = [io.read_json(fmt.split_files(out[s])[2]) for s in SPLITS]
         validate.check_pair(dataset, spec, *metas)
-    except validate.DataError:
+    except EmbnormError:
         for split in SPLITS:
             for path in fmt.split_files(out[split]):
                 Path(path).unlink(missing_ok=True)

@@ -14,6 +14,9 @@ Human labels `cifar10n` / `cifar100n` (cifar_human.py) are downloaded files too.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from pathlib import Path
 
 from embnorm import io
@@ -54,10 +57,6 @@ def content_stamp(spec: dict) -> str:
     """A hash of what a local source's `path` holds now: (path, size, mtime) of each image file it reads, or of the
     .npz file. The prepare rule carries it as a parameter, so any edit under the folder (an image added, removed,
     replaced or rewritten) re-prepares exactly that dataset, while a dataset without a local path gets ''."""
-    import hashlib
-    import json
-    import os
-
     source, path = spec.get("source"), spec.get("path")
     if source not in LOCAL or path is None or not Path(path).exists():
         return ""
@@ -65,11 +64,9 @@ def content_stamp(spec: dict) -> str:
     if source == "npz":
         st = os.stat(root)
         entries = [(str(root), st.st_size, st.st_mtime_ns)]
-    elif source == "imagenet100":
-        entries = folders.manifest([root / split / w for split in ("train", "val") for w in imagenet100.class_list()
-                                    if (root / split / w).is_dir()])
     else:
-        entries = folders.manifest(folders.content_folders(root))
+        reader = imagenet100 if source == "imagenet100" else folders
+        entries = folders.manifest(reader.content_folders(root))
     return hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:16]
 
 

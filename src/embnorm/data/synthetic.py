@@ -162,6 +162,15 @@ def render_in_chunks(render_chunk, modes: dict[str, np.ndarray], structure: dict
     return images
 
 
+def own_and_partner(modes: dict[str, np.ndarray], s: dict[str, np.ndarray], fields) -> tuple[dict, dict]:
+    """Each sample's parameters `fields` of its own (class, mode), and of its blend partner: the prototype (mode 0) of
+    the class it is blended towards, or of its own class when it is not blended (`other` -1, `alpha` 0). Each
+    design's renderer mixes the two with weight `alpha`."""
+    own = {f: modes[f][s["label"], s["mode"]] for f in fields}
+    partner = np.where(s["other"] >= 0, s["other"], s["label"])
+    return own, {f: modes[f][partner, 0] for f in fields}
+
+
 def render(spec: SyntheticSpec, structure: dict[str, np.ndarray], chunk: int = 2048) -> np.ndarray:
     """Render the samples described by `structure` into uint8 images (N, 32, 32, 3)."""
     return render_in_chunks(_render_chunk, mode_parameters(spec, class_prototypes(spec)), structure, chunk)
@@ -170,10 +179,7 @@ def render(spec: SyntheticSpec, structure: dict[str, np.ndarray], chunk: int = 2
 def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.ndarray:
     n = len(s["label"])
     rng = np.random.default_rng(s["rng_seed"])
-    own = {f: modes[f][s["label"], s["mode"]] for f in PROTO_FIELDS}
-    amb = s["other"] >= 0
-    other_cls = np.where(amb, s["other"], s["label"])
-    oth = {f: modes[f][other_cls, 0] for f in PROTO_FIELDS}
+    own, oth = own_and_partner(modes, s, PROTO_FIELDS)
     a = s["alpha"]
 
     # per-sample jitter around the mode (identical statistics for every mode)

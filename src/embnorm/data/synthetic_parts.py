@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from embnorm.data.synthetic import FAMILY_STREAM, SHAPES, SIZE, SyntheticSpec, _hsv_to_rgb, _sdf, render_in_chunks
+from embnorm.data.synthetic import (FAMILY_STREAM, SHAPES, SIZE, SyntheticSpec, _hsv_to_rgb, _sdf, own_and_partner,
+                                    render_in_chunks)
 
 PARTS = 3
 LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light", "tex_theta", "tex_freq")
@@ -86,9 +87,7 @@ def render(spec: SyntheticSpec, structure: dict[str, np.ndarray], chunk: int = 1
 def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.ndarray:
     n = len(s["label"])
     rng = np.random.default_rng(s["rng_seed"])
-    own = {f: modes[f][s["label"], s["mode"]] for f in LAYOUT_FIELDS}  # (n, PARTS)
-    other_cls = np.where(s["other"] >= 0, s["other"], s["label"])
-    oth = {f: modes[f][other_cls, 0] for f in LAYOUT_FIELDS}
+    own, oth = own_and_partner(modes, s, LAYOUT_FIELDS)  # (n, PARTS) per field
     a = s["alpha"][:, None]
     lerp = lambda f: (1 - a) * own[f] + a * oth[f]  # noqa: E731
 

@@ -25,9 +25,11 @@ Where the checks run (docs/data.md, "What we check in your data", lists them all
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from embnorm import io, paths
 from embnorm.errors import EmbnormError
 
 # The smallest image side every backbone handles: the small CNN and the ResNets' CIFAR stem halve it three times (to
@@ -84,15 +86,16 @@ def check_classes(dataset: str, classes: Sequence, where: str) -> list[str]:
     return names
 
 
-def check_split(dataset: str, split: str, labels: np.ndarray, classes: Sequence[str]) -> None:
-    """One split: non-empty, labels in 0..K-1, at least two classes."""
-    check_classes(dataset, classes, f"the {split} split's class names")
+def check_split(dataset: str, split: str, labels: np.ndarray, classes: Sequence) -> list[str]:
+    """One split: class names as `check_classes` takes them, non-empty, labels in 0..K-1. Returns the names."""
+    classes = check_classes(dataset, classes, f"the {split} split's class names")
     if len(labels) == 0:
         raise DataError(f"datasets.{dataset}: the {split} split has no images; it needs at least one image per class")
     if labels.min() < 0 or labels.max() >= len(classes):
         bad = sorted(set(np.unique(labels[(labels < 0) | (labels >= len(classes))]).tolist()))
         raise DataError(f"datasets.{dataset}: the {split} labels hold {ranges(bad)}, outside 0..{len(classes) - 1} "
                         f"({len(classes)} class names)")
+    return classes
 
 
 def check_class_counts(dataset: str, split: str, classes: Sequence[str], counts: Sequence[int]) -> None:
@@ -146,26 +149,27 @@ def check_subset(dataset: str, parent: str, indices: np.ndarray, labels: np.ndar
                         f"(raise imbalance.n_max or lower imbalance.base)")
 
 
+def rerun_prepare(directory) -> str:
+    """What to do about a prepared split that fails a check: the command that writes it again."""
+    return f"re-run rule prepare_dataset: snakemake --cores 1 --force {Path(directory) / paths.META_FILE}"
+
+
 def verify_checksums(directory: str, meta: dict, files: dict[str, str]) -> None:
     """Each file's sha256 equals the one meta.json recorded when the split was written.
 
     Cost (benchmarks/checksum_cost.py): sha256 reads about 1-2 GB/s on one core, so CIFAR-10's 154 MB train images
     take a fraction of a second and ImageNet-100's 6.2 GB a few seconds, small against training or embedding them.
     """
-    from embnorm import io
-
+    meta_path, remedy = Path(directory) / paths.META_FILE, rerun_prepare(directory)
     recorded = meta.get("sha256")
     if not isinstance(recorded, dict):
-        raise io.ArtifactError(f"{directory}/meta.json: no sha256 checksums; re-run rule prepare_dataset: "
-                               f"snakemake --cores 1 --force {directory}/meta.json")
+        raise io.ArtifactError(f"{meta_path}: no sha256 checksums; {remedy}")
     for name, path in files.items():
         if recorded.get(name) is None:
-            raise io.ArtifactError(f"{directory}/meta.json: no sha256 of {name}; re-run rule prepare_dataset: "
-                                   f"snakemake --cores 1 --force {directory}/meta.json")
+            raise io.ArtifactError(f"{meta_path}: no sha256 of {name}; {remedy}")
         if io.sha256(path) != recorded[name]:
-            raise io.ArtifactError(
-                f"{path}: its sha256 differs from the one meta.json recorded when rule prepare_dataset wrote it (the "
-                f"file changed since); re-run that rule: snakemake --cores 1 --force {directory}/meta.json")
+            raise io.ArtifactError(f"{path}: its sha256 differs from the one meta.json recorded when rule "
+                                   f"prepare_dataset wrote it (the file changed since); {remedy}")
 
 
 def check_run(params: dict, train_meta: dict, bank_size: int, image_size: int) -> None:
