@@ -35,7 +35,7 @@ def _lr_sum(lrs: Iterable[float], momentum: float) -> float:
 
 
 def decay_exposure(weight_decay: float, lrs: Iterable[float], momentum: float) -> float:
-    """E = Σ_t lr_t · λ / (1 − m): the decay exposure of weight decay λ over optimizer steps with learning rates `lrs`.
+    """E = Σ_t lr_t · λ / (1 − m): the decay exposure of weight decay λ over steps with learning rates `lrs`.
 
     Decay alone shrinks the weights by about exp(−E). Constant lr 0.1, momentum 0.9, 100 steps: E = 100 λ.
 
