@@ -1,18 +1,24 @@
 """Statistics that cannot fool: per-sample and within-class Spearman correlations with bootstrap intervals.
 
 A per-bucket curve can look monotonic on a model that learned nothing (shared/docs/synthetic-data-notes.md). These
-statistics use every sample. Seeds enter as in the pre-registered rules (paper-reference §7.1): the statistic is the
-mean over seeds of each seed's correlation, and its 95% CI resamples samples *within* each seed (pooled over seeds),
-with `resamples` draws. The seed spread (sd, min, max over seeds) is reported beside it.
+statistics use every sample. Seeds enter in two ways, one per reading of the claims (paper-reference §7.1):
+- pre-registered: the statistic is the mean over seeds of each seed's correlation, and its 95% CI (`{name}_ci_lo/hi`)
+  resamples samples *within* each seed (pooled over seeds), with `resamples` draws. This interval reflects sampling
+  noise only; the seed spread (sd, min, max over seeds) is reported beside it and can lie outside it.
+- amended (2026-12-02, "seed spread inside sample CIs"): a two-level bootstrap (`{name}_ci2_lo/hi`) draws seeds with
+  replacement, then samples within each drawn seed, so seed-to-seed variation is inside the interval.
+Paired differences over seeds (a mitigation minus its baseline, one value per seed) get Student's t-interval.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy.stats import rankdata
+from scipy.stats import t as student_t
 
 CI_LEVEL = 0.95
 CHUNK = 100  # bootstrap resamples ranked at once (bounded memory for 50k-sample splits)
+TWO_LEVEL_STREAM = 1  # the two-level bootstrap draws from default_rng([seed, TWO_LEVEL_STREAM]), apart from `seed`'s
 
 
 def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -64,36 +70,88 @@ def _bootstrap_within(x, y, classes, rng, resamples) -> np.ndarray:
         return np.where(finite, stacked, 0.0).sum(axis=0) / finite.sum(axis=0)
 
 
+def _percentile_ci(draws: np.ndarray) -> tuple[float, float]:
+    """Central CI_LEVEL percentile interval of the finite draws; (nan, nan) if there are none."""
+    finite = draws[np.isfinite(draws)]
+    if not len(finite):
+        return float("nan"), float("nan")
+    lo, hi = np.quantile(finite, [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2])
+    return float(lo), float(hi)
+
+
+def _two_level_draws(samples: list[dict], boot, rng, resamples: int) -> np.ndarray:
+    """`resamples` draws of the mean over seeds, resampling seeds and then samples within each drawn seed.
+
+    Draw r picks len(samples) seeds with replacement; each pick gets its own within-seed bootstrap value (a seed
+    picked twice gets two independent resamples). The values are generated per seed, as many as that seed was
+    picked over all draws, so the cost and memory equal those of the within-seed bootstrap (`boot` is chunked).
+    """
+    k = len(samples)
+    picks = rng.integers(0, k, size=(resamples, k))
+    values = np.empty((resamples, k), np.float64)
+    for i, s in enumerate(samples):
+        where = picks == i
+        count = int(where.sum())
+        if count:
+            values[where] = boot(s, rng, count)
+    return values.mean(axis=1)
+
+
+def _as_arrays(sample: dict) -> dict:
+    return {k: np.asarray(v) if k == "classes" else np.asarray(v, np.float64) for k, v in sample.items()}
+
+
 def correlation_summary(samples: list[dict], resamples: int = 1000, seed: int = 0) -> dict:
     """Per-sample and within-class Spearman of (x, y) over seeds.
 
-    `samples` holds one dict per seed with arrays x, y and classes. Returns the mean over seeds, the 95% bootstrap CI
-    (resampling within each seed), and the spread over seeds, for both statistics.
+    `samples` holds one dict per seed with arrays x, y and classes. For each statistic `name` in (`rho`,
+    `rho_within`) the result has:
+    - `name`: the mean over seeds of each seed's value;
+    - `name_ci_lo`, `name_ci_hi`: the pre-registered 95% CI, resampling samples within each seed (pooled over seeds;
+      random stream `default_rng(seed)`);
+    - `name_ci2_lo`, `name_ci2_hi`: the amended reading's two-level 95% CI, resampling seeds, then samples within
+      each drawn seed, so that the seed spread is inside it (random stream `default_rng([seed, TWO_LEVEL_STREAM])`,
+      so adding it left the pooled CI's draws unchanged). With one seed there is nothing to resample at the seed
+      level and it is a within-seed bootstrap, the same procedure as the pooled CI on another random stream;
+    - `name_seed_sd`, `name_seed_min`, `name_seed_max`: the spread over seeds;
+    plus `n_seeds` and `n_samples`.
     """
+    samples = [_as_arrays(s) for s in samples]
     rng = np.random.default_rng(seed)
+    rng2 = np.random.default_rng([seed, TWO_LEVEL_STREAM])
     result = {"n_seeds": len(samples), "n_samples": int(sum(len(s["x"]) for s in samples))}
     for name, point, boot in (
         ("rho", lambda s: spearman(s["x"], s["y"]),
-         lambda s: _bootstrap_spearman(s["x"], s["y"], rng, resamples)),
+         lambda s, g, m: _bootstrap_spearman(s["x"], s["y"], g, m)),
         ("rho_within", lambda s: within_class_spearman(s["x"], s["y"], s["classes"]),
-         lambda s: _bootstrap_within(s["x"], s["y"], s["classes"], rng, resamples)),
+         lambda s, g, m: _bootstrap_within(s["x"], s["y"], s["classes"], g, m)),
     ):
         per_seed = np.array([point(s) for s in samples], np.float64)
-        draws = np.mean([boot({k: np.asarray(v, np.float64) if k != "classes" else np.asarray(v)
-                               for k, v in s.items()}) for s in samples], axis=0)
-        finite = draws[np.isfinite(draws)]
-        lo, hi = (np.quantile(finite, [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2]) if len(finite)
-                  else (np.nan, np.nan))
-        result.update({name: float(np.mean(per_seed)), f"{name}_ci_lo": float(lo), f"{name}_ci_hi": float(hi),
+        lo, hi = _percentile_ci(np.mean([boot(s, rng, resamples) for s in samples], axis=0))
+        lo2, hi2 = _percentile_ci(_two_level_draws(samples, boot, rng2, resamples))
+        result.update({name: float(np.mean(per_seed)), f"{name}_ci_lo": lo, f"{name}_ci_hi": hi,
+                       f"{name}_ci2_lo": lo2, f"{name}_ci2_hi": hi2,
                        f"{name}_seed_sd": float(np.std(per_seed, ddof=1)) if len(per_seed) > 1 else float("nan"),
                        f"{name}_seed_min": float(np.min(per_seed)), f"{name}_seed_max": float(np.max(per_seed))})
     return result
 
 
-def paired_seed_ci(differences, resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% bootstrap CI of the mean of paired per-seed differences (resampling seeds)."""
+def paired_seed_ci(differences, resamples: int | None = None, seed: int | None = None) -> tuple[float, float]:
+    """95% Student's t-interval of the mean of paired per-seed differences (n - 1 degrees of freedom).
+
+    mean +- t_{0.975, n-1} * sd / sqrt(n). A bootstrap over seeds cannot do this job: with 3 seeds the bootstrap
+    means lie between the smallest and largest difference, so its interval is about [min, max] of the three, which
+    covers the true mean in about 73% of draws instead of 95% ("CI above 0" meant "every seed above 0"). The
+    t-interval has its nominal coverage for normal differences at any n >= 2.
+
+    `resamples` and `seed` are accepted for callers written for the earlier bootstrap and are ignored (the interval
+    is exact, not sampled). Fewer than 2 differences give (nan, nan); identical differences give (mean, mean).
+    """
     d = np.asarray(differences, np.float64)
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
-    lo, hi = np.quantile(means, [(1 - CI_LEVEL) / 2, (1 + CI_LEVEL) / 2])
-    return float(lo), float(hi)
+    if len(d) < 2:
+        return float("nan"), float("nan")
+    mean = float(d.mean())
+    if np.all(d == d[0]):  # exact zero spread (np.std could leave a rounding residue)
+        return mean, mean
+    half = float(student_t.ppf((1 + CI_LEVEL) / 2, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)))
+    return mean - half, mean + half
