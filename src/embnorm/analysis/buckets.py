@@ -26,7 +26,7 @@ from embnorm.evaluation.knn import knn_predict
 
 NORMALIZATIONS = ("max", "minmax")
 STAT_NAMES = tuple(f"{name}{suffix}" for name in ("rho", "rho_within")
-                   for suffix in ("", "_ci_lo", "_ci_hi", "_seed_sd", "_seed_min", "_seed_max"))
+                   for suffix in ("", "_ci_lo", "_ci_hi", "_ci2_lo", "_ci2_hi", "_seed_sd", "_seed_min", "_seed_max"))
 STATS_COLUMNS = (*GROUP_COLUMNS, "measure", "runs", "n_classes", "n_seeds", "n_samples", *STAT_NAMES, "layer")
 BUCKET_COLUMNS = ("bucket", "lo", "hi", "count", "value", "value_sd", "plotted", *RUN_COLUMNS, "normalization",
                   "layer", "n")
