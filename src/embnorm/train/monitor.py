@@ -102,7 +102,7 @@ def bank_name(params: dict, bank_images: int, derived: bool) -> str:
 class Monitor:
     """Evaluates a model on fixed data: the probe batch (norms, every epoch) and bank/test (kNN, at `knn_at` epochs;
     default every `knn_every` epochs, the first and the last), always on a copy with BatchNorm statistics of the probe.
-    `bank` names the kNN bank in the protocol string."""
+    `bank_label` names the kNN bank in the protocol string."""
 
     def __init__(self, params: dict, probe, bank, bank_labels, queries, query_labels, num_classes: int,
                  knn_at: frozenset[int] | None = None, bank_label: str = "train(unaugmented)"):
