@@ -10,6 +10,12 @@ the best of `--rounds` rounds after one warm-up call, in wall-clock and (on the 
 image = total / (probe + ood images). For scale it also times one SimCLR training step (two views, forward and
 backward) per training image on the same model.
 
+A second table is the training monitor's BatchNorm protocol (`embnorm.train.monitor`): every evaluation runs on a
+copy of the model whose BatchNorm statistics are re-estimated on the `--probe` probe images. It times
+  recal  with_data_bn_statistics: the copy and one train-mode forward pass over the probe,
+  norms  the eval-mode forward pass over the probe that every evaluation makes anyway,
+so recal is what the protocol adds per evaluation (per epoch), beside the training step's cost per image.
+
     .venv/bin/python benchmarks/monitor_cost.py                         # CPU, 1 thread, small and resnet18
     .venv/bin/python benchmarks/monitor_cost.py --device cuda --probe 4096 --ood 2048
 """
@@ -26,6 +32,7 @@ import torch
 
 from embnorm.models import build_model
 from embnorm.monitor import NormMonitor, norm_ood_auroc, norm_stats, rankme
+from embnorm.train.monitor import embed_batches, with_data_bn_statistics
 
 EMBED_DIM = {"small": 128, "resnet18": 256, "resnet50": 256}
 
@@ -96,6 +103,18 @@ def measure(backbone: str, args, device: torch.device) -> dict:
             "train_cpu_ms_per_image": 1e3 * step_cpu / args.train_batch, "rankme": row["projector_rankme"]}
 
 
+def measure_protocol(backbone: str, args, device: torch.device) -> dict:
+    """What re-estimating BatchNorm statistics on the probe adds to one training-monitor evaluation."""
+    torch.manual_seed(0)
+    model = build_model(model_params(backbone), image_size=32).to(device).train()
+    probe = torch.randint(0, 256, (args.probe, 32, 32, 3), dtype=torch.uint8, device=device)
+    recal_s, recal_cpu, _ = best_of(args.rounds, lambda: with_data_bn_statistics(model, probe, args.batch), device)
+    norms_s, norms_cpu, _ = best_of(args.rounds, lambda: embed_batches(model, probe, model.layers, args.batch), device)
+    return {"backbone": backbone, "recal_s": recal_s, "recal_cpu_s": recal_cpu, "norms_s": norms_s,
+            "norms_cpu_s": norms_cpu, "recal_ms_per_image": 1e3 * recal_s / args.probe,
+            "recal_cpu_ms_per_image": 1e3 * recal_cpu / args.probe}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu", help="cpu, cuda, or auto (CUDA when available)")
@@ -124,6 +143,15 @@ def main() -> None:
               f"{r['train_cpu_ms_per_image']:16.3f}")
     print("ms/img: one monitor call's wall time per probe or OOD image; train ms/img: one SimCLR step (two views, "
           "forward + backward) per training image. CPU columns: process CPU time (meaningless on CUDA).")
+    print(f"\ntraining monitor, BatchNorm statistics re-estimated on {args.probe} probe images at every evaluation:")
+    print(f"{'backbone':9s} {'recal s':>8s} {'recal CPU s':>11s} {'norms s':>8s} {'norms CPU s':>11s} "
+          f"{'recal ms/img':>12s} {'recal CPU ms/img':>16s}")
+    for backbone in args.backbones:
+        r = measure_protocol(backbone, args, device)
+        print(f"{r['backbone']:9s} {r['recal_s']:8.3f} {r['recal_cpu_s']:11.3f} {r['norms_s']:8.3f} "
+              f"{r['norms_cpu_s']:11.3f} {r['recal_ms_per_image']:12.3f} {r['recal_cpu_ms_per_image']:16.3f}")
+    print("recal: the copy and the train-mode pass over the probe that each evaluation adds; norms: the eval-mode pass "
+          "over the probe that each evaluation makes anyway (kNN passes over bank and queries not included).")
 
 
 if __name__ == "__main__":

@@ -100,6 +100,25 @@ def test_a_mitigation_lr_scale_can_differ_per_optimizer():
     assert runs_of(config)["simclr-adam-gs-a-r18-s0"]["lr"] == pytest.approx(1e-3 / 6)
 
 
+def test_a_warmup_in_steps_replaces_the_warmup_in_epochs_and_a_later_epoch_warmup_replaces_it():
+    """The optimizer's `warmup_steps` reaches every run; a mitigation (or override) that sets warmup_epochs alone
+    replaces it (its warm-up in epochs then applies); one that sets warmup_steps sets it."""
+    config = base_config(optimizers={"sgd": {"warmup_steps": 40}}, train={"steps": 500, "knn_fractions": [0.25]})
+    config["mitigations"].update(gs={"gradscale": 1, "warmup_epochs": 100}, gs_steps={"warmup_steps": 300})
+    config["grid"].update(mitigation=["none", "gs", "gs_steps"], model=["simclr"])
+    config["overrides"] = {"simclr-sgd-none-aimb-r18-s1": {"warmup_epochs": 3}}
+    runs = runs_of(config)
+    assert runs["simclr-sgd-none-a-r18-s0"]["warmup_steps"] == 40
+    assert runs["simclr-sgd-none-a-r18-s0"]["steps"] == 500
+    assert runs["simclr-sgd-none-a-r18-s0"]["knn_fractions"] == [0.25]
+    assert (runs["simclr-sgd-gs-a-r18-s0"]["warmup_steps"], runs["simclr-sgd-gs-a-r18-s0"]["warmup_epochs"]) == (None, 100)
+    assert runs["simclr-sgd-gs_steps-a-r18-s0"]["warmup_steps"] == 300
+    assert runs["simclr-sgd-none-aimb-r18-s1"]["warmup_steps"] is None
+    assert runs["simclr-sgd-none-aimb-r18-s0"]["warmup_steps"] == 40
+    defaults = runs_of(base_config())["simclr-sgd-none-a-r18-s0"]
+    assert (defaults["steps"], defaults["knn_fractions"], defaults["warmup_steps"]) == (None, None, None)
+
+
 def test_the_papers_setup_text_for_adam_is_an_option():
     config = base_config(optimizers={"adam": {"lr_per_256": None, "lr_scale": 1 / 6}})
     config["grid"].update(optimizer=["adam"])

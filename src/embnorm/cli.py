@@ -105,8 +105,8 @@ def cmd_train(args):
     params = io.read_json(args.params)
     indices = _run_indices(params, args.indices)
     train_split, test_split = read_split(args.train), read_split(args.test)
-    check_run(params, train_split.meta, len(train_split.labels) if indices is None else len(indices),
-              train_split.image_size)
+    # the kNN bank is the whole train split, also for a run on a derived (imbalanced) subset of it
+    check_run(params, train_split.meta, len(train_split.labels), train_split.image_size)
     train(params, train_split, test_split, indices, checkpoint_path=args.checkpoint, resume_path=args.resume,
           metrics_path=args.metrics, threads=args.threads, stop_after_epochs=args.stop_after_epochs)
 

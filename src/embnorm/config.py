@@ -27,13 +27,13 @@ from embnorm.errors import EmbnormError
 from embnorm.models.methods import METHODS
 
 FACTORS = ("model", "optimizer", "mitigation", "dataset", "seed")
-MITIGATION_KEYS = ("cut", "cut_scope", "gradscale", "weight_decay", "lr_scale", "warmup_epochs")
+MITIGATION_KEYS = ("cut", "cut_scope", "gradscale", "weight_decay", "lr_scale", "warmup_epochs", "warmup_steps")
 # Keys that identify a run or are derived from other keys: an override cannot set them.
 DERIVED = ("run_id", "source", "ood", "imbalanced", "base_seed", "lr")
 BACKBONE_ABBREVIATIONS = {"small": "small", "resnet18": "r18", "resnet50": "r50"}
 PATTERN_CHARS = "*?["
 # Optimizer keys that set the learning rate rather than becoming `<optimizer>_<key>` hyper-parameters.
-OPTIMIZER_LR_KEYS = ("lr_per_256", "lr_scale", "warmup_epochs")
+OPTIMIZER_LR_KEYS = ("lr_per_256", "lr_scale", "warmup_epochs", "warmup_steps")
 
 
 class ConfigError(EmbnormError, ValueError):
@@ -175,6 +175,12 @@ def mitigation_lr_scale(scale: float | dict, optimizer: str) -> float:
     return float(scale)
 
 
+def warmup_replaced(values: dict) -> dict:
+    """What setting `values` on top of resolved parameters clears: a warm-up given in epochs alone replaces a warm-up
+    in steps set below it (`warmup_steps`, when set, takes precedence over `warmup_epochs` at train time)."""
+    return {"warmup_steps": None} if "warmup_epochs" in values and "warmup_steps" not in values else {}
+
+
 def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
     """All hyper-parameters of one run, in the order they are applied: model, optimizer, train, mitigation
     (with its per-model values), overrides (patterns first, then the run's own)."""
@@ -186,11 +192,12 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
     if opt.get("lr_per_256") is not None:  # the optimizer's own base rate (Adam's conventional 1e-3) replaces SGD's
         params["lr_per_256"] = opt["lr_per_256"]
     params["lr_scale"] = opt["lr_scale"]
-    params["warmup_epochs"] = opt["warmup_epochs"]
+    params["warmup_epochs"], params["warmup_steps"] = opt["warmup_epochs"], opt.get("warmup_steps")
     params.update(config["train"])
     params.update({"cut": 1.0, "cut_scope": "all", "gradscale": 0.0})
 
     spec = config["mitigations"][mitigation]
+    params.update(warmup_replaced(spec))
     for key in MITIGATION_KEYS:
         if key == "lr_scale" and key in spec:
             params["lr_scale"] *= mitigation_lr_scale(spec[key], optimizer)
@@ -198,7 +205,7 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
             params[key] = spec[key]
     per_model = spec.get("per_model", {}).get(model, {})
     _check_keys(f"mitigations.{mitigation}.per_model.{model}", per_model, params)
-    params.update(per_model)
+    params.update({**warmup_replaced(per_model), **per_model})
 
     params["source"] = source_of(config, factors["dataset"])
     params["ood"] = ood_of(config, factors["dataset"])
@@ -208,7 +215,7 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
 
     for where, overrides in _override_sources(config, params["run_id"]):
         _check_keys(where, overrides, params)
-        params.update(overrides)
+        params.update({**warmup_replaced(overrides), **overrides})
     params["lr"] = params["lr_per_256"] * params["batch_size"] * params["accumulate"] / 256 * params["lr_scale"]
     return params
 

@@ -9,7 +9,8 @@ Protocol (paper-reference §5.2, with the choices that differ between the paper 
   on an edge; here every sample is counted once.);
 - correctness: leave-one-out weighted kNN on the same embeddings (cosine similarity, k = `analysis.knn_k`, votes
   exp(sim / t) with the run's kNN temperature), so no sample votes for itself (the notebook let each point be its own
-  nearest neighbour);
+  nearest neighbour); the bank is the source train split (`common.load_bank`), so an imbalanced run's samples are
+  classified against its balanced parent's full train split;
 - a bucket is drawn when it holds at least `analysis.min_bucket_count` samples.
 Beside the curve: per-sample Spearman(norm, correct) and its within-class mean (analysis/stats.py).
 """
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embnorm.analysis.common import GROUP_COLUMNS, RUN_COLUMNS, Run, load_embeddings, norms, run_columns
+from embnorm.analysis.common import GROUP_COLUMNS, RUN_COLUMNS, Run, load_bank, norms, run_columns, trained_rows
 from embnorm.analysis.stats import correlation_summary
 from embnorm.evaluation.knn import knn_predict
 
@@ -62,12 +63,19 @@ def bucket_table(normalized: np.ndarray, values: np.ndarray, buckets: int, min_c
                          "value_sd": np.sqrt(np.maximum(var, 0)), "plotted": counts >= min_count})
 
 
-def loo_knn_correct(features: np.ndarray, labels: np.ndarray, k: int, temperature: float) -> np.ndarray:
-    """Whether each sample's leave-one-out kNN prediction (cosine, weighted votes) equals its label."""
-    feats = torch.from_numpy(np.asarray(features, np.float32))
-    y = torch.from_numpy(np.asarray(labels, np.int64))
-    pred = knn_predict(feats, y, feats, k, temperature, int(y.max()) + 1, exclude_self=True)
-    return (pred == y).numpy()
+def loo_knn_correct(features: np.ndarray, labels: np.ndarray, k: int, temperature: float,
+                    queries: np.ndarray | None = None) -> np.ndarray:
+    """Whether each query's leave-one-out kNN prediction (cosine, weighted votes) equals its label. The bank is every
+    row of `features`; `queries` (a boolean mask over the rows, default all) picks the rows predicted, in row order."""
+    feats, y = np.asarray(features, np.float32), np.asarray(labels, np.int64)
+    mask = np.ones(len(y), bool) if queries is None else np.asarray(queries, bool)
+    if not mask.all():  # the queries first, so that query i is bank row i (what exclude_self leaves out)
+        order = np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)])
+        feats, y = feats[order], y[order]
+    bank, bank_labels = torch.from_numpy(feats), torch.from_numpy(y)
+    n = int(mask.sum())
+    pred = knn_predict(bank, bank_labels, bank[:n], k, temperature, int(y.max()) + 1, exclude_self=True)
+    return (pred == bank_labels[:n]).numpy()
 
 
 def bucket_rows(params: dict, norm_values: np.ndarray, values: np.ndarray, buckets: int, min_count: int,
@@ -99,9 +107,10 @@ def knn_buckets(runs: list[Run], layer: str, buckets: int, k: int, min_count: in
     tables, samples = [], []
     for run in runs:
         params = run.params
-        arrays = load_embeddings(run, "id_train")
+        bank = load_bank(run)  # an imbalanced run's samples are classified against its balanced parent's train split
+        arrays = trained_rows(bank)
         n = norms(arrays, layer)
-        correct = loo_knn_correct(arrays[layer], arrays["labels"], k, params["knn_temperature"])
+        correct = loo_knn_correct(bank[layer], bank["labels"], k, params["knn_temperature"], bank.get("trained_on"))
         tables += bucket_rows(params, n, correct, buckets, min_count, layer=layer, split="train",
                               measure="knn_correct", k=k, n=len(n), overall_accuracy=float(correct.mean()))
         samples.append(pd.DataFrame({**run_columns(params), "x": n, "y": correct.astype(np.float64),

@@ -8,7 +8,8 @@ A command is given its files, never a run id: `--params` (each run's params.json
 
 The ID-train role holds the samples the run was trained on: for an imbalanced run, the embeddings of the parent's full
 train split are restricted to the `trained_on` rows (the imbalanced subset), so that "ID train" means the same thing
-for every run.
+for every run. The analyses that classify by kNN use `load_bank` as the bank instead: the full train split of the
+run's source dataset, for an imbalanced run too (its balanced parent's), as the training monitor does.
 """
 
 from __future__ import annotations
@@ -60,10 +61,23 @@ def load_embeddings(run: Run, role: str) -> dict:
     the run was trained on."""
     dataset, split = role_datasets(run.params)[role]
     arrays = io.read_npz(embeddings_file(run, dataset, split))
-    if role == "id_train" and "trained_on" in arrays and not arrays["trained_on"].all():
-        keep = arrays["trained_on"].astype(bool)
-        arrays = {k: v[keep] if getattr(v, "ndim", 0) >= 1 and len(v) == len(keep) else v for k, v in arrays.items()}
-    return arrays
+    return trained_rows(arrays) if role == "id_train" else arrays
+
+
+def load_bank(run: Run) -> dict:
+    """The kNN bank of an analysis that classifies: every row of the run's source train split (for a run on a derived,
+    imbalanced subset, its balanced parent's full train split; `trained_on` marks the rows the run trained on). A
+    bank of the subset alone, whose rarest class may hold a dozen images, cannot recognise that class with k = 200."""
+    dataset, split = role_datasets(run.params)["id_train"]
+    return io.read_npz(embeddings_file(run, dataset, split))
+
+
+def trained_rows(arrays: dict) -> dict:
+    """The rows of a train split's arrays that the run trained on (every row when `trained_on` is absent or all)."""
+    if "trained_on" not in arrays or arrays["trained_on"].all():
+        return arrays
+    keep = arrays["trained_on"].astype(bool)
+    return {k: v[keep] if getattr(v, "ndim", 0) >= 1 and len(v) == len(keep) else v for k, v in arrays.items()}
 
 
 def norms(arrays: dict, layer: str) -> np.ndarray:

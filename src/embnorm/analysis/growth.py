@@ -1,7 +1,8 @@
 """Norm growth over training, the training summary (kNN accuracy and norms per run), and the weight-decay sweep.
 
 Norms here are those of the fixed probe batch of ID-train images that training logs after every epoch (the same
-images at every epoch), so initial and final norms are directly comparable.
+images at every epoch, each evaluation with BatchNorm statistics re-estimated on them), so initial and final norms
+are directly comparable.
 """
 
 from __future__ import annotations
@@ -29,21 +30,41 @@ def metrics_long(runs: list[Run]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+EARLY_FRACTION = 0.25  # "early" = the first kNN evaluation at or after this fraction of the run's optimizer steps
+
+
+def early_evaluation(knn: pd.DataFrame) -> pd.Series | None:
+    """The "early" kNN evaluation of one run's evaluated rows (sorted by epoch), or None if there is none.
+
+    With the schedule recorded in metrics.tsv (`total_steps`, `warmup_steps`): the first evaluation after epoch 0 at
+    or after 25 % of the run's optimizer steps and at or after the end of the warm-up, so that runs of different
+    lengths, datasets and warm-ups are compared at the same point of their schedules. Metrics without those columns
+    (runs trained before they were recorded): the first evaluation after epoch 0."""
+    after = knn[knn.epoch > 0]
+    if {"total_steps", "warmup_steps"} <= set(knn.columns) and after.total_steps.notna().all():
+        after = after[(after.step >= EARLY_FRACTION * after.total_steps) & (after.step >= after.warmup_steps)]
+    return after.iloc[0] if len(after) else None
+
+
 def training_summary(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per run: initial and final projector norm, their ratio, final and first-evaluated kNN accuracy."""
+    """Per run: initial and final projector norm, their ratio, initial, early and final kNN accuracy (early: see
+    `early_evaluation`; its epoch and optimizer step are columns), and the run's optimizer steps."""
     rows = []
     for run_id, frame in metrics.groupby("run_id", sort=False):
         frame = frame.sort_values("epoch")
         knn = frame.dropna(subset=["knn_acc"])
-        knn_after = knn[knn.epoch > 0]
+        early = early_evaluation(knn)
         first, last = frame.iloc[0], frame.iloc[-1]
+        total_steps = last.total_steps if "total_steps" in frame and pd.notna(last.total_steps) else last.get("step")
         rows.append({
             "run_id": run_id, **{c: last[c] for c in FACTOR_COLUMNS}, "epochs": int(last.epoch),
+            "total_steps": float("nan") if total_steps is None or pd.isna(total_steps) else int(total_steps),
             "init_projector_norm": first.projector_norm_mean, "final_projector_norm": last.projector_norm_mean,
             "norm_growth": last.projector_norm_mean / first.projector_norm_mean,
             "init_knn_acc": knn.iloc[0].knn_acc if len(knn) and knn.iloc[0].epoch == 0 else float("nan"),
-            "early_epoch": int(knn_after.iloc[0].epoch) if len(knn_after) else -1,
-            "early_knn_acc": knn_after.iloc[0].knn_acc if len(knn_after) else float("nan"),
+            "early_epoch": int(early.epoch) if early is not None else -1,
+            "early_step": int(early.step) if early is not None and "step" in early and pd.notna(early.step) else -1,
+            "early_knn_acc": early.knn_acc if early is not None else float("nan"),
             "final_knn_acc": knn.iloc[-1].knn_acc if len(knn) else float("nan"),
             "knn_protocol": last.knn_protocol,
         })

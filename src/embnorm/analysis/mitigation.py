@@ -6,8 +6,9 @@ per class at the end of training (so that "mitigations help most on imbalanced d
   difference to the group's baseline (mitigation without cut, GradScale or a changed weight decay) at that epoch.
 - class_table: from the final embeddings, per run and class: the number of ID-train images the run saw, their mean norm
   (layer `analysis.layer`), and the test kNN accuracy of that class recomputed with the monitor's protocol (bank: the
-  trained-on ID-train backbone features; queries: the ID-test backbone features). A class the run trained on no image
-  of has no mean norm: it is left out with a logged warning, never kept as a silent NaN.
+  backbone features of the source train split, for an imbalanced run its balanced parent's full split; queries: the
+  ID-test backbone features). A class the run trained on no image of has no mean norm: it is left out with a logged
+  warning, never kept as a silent NaN.
 - minority_majority: per imbalanced run, classes split at the median class size into minority and majority halves.
 """
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embnorm.analysis.common import GROUP_COLUMNS, Run, load_embeddings, norms, run_columns
+from embnorm.analysis.common import GROUP_COLUMNS, Run, load_bank, load_embeddings, norms, run_columns, trained_rows
 from embnorm.analysis.stats import spearman
 from embnorm.evaluation.knn import KNN_FEATURES, knn_predict
 
@@ -49,9 +50,10 @@ def epoch_table(metrics: pd.DataFrame, default_weight_decay: dict[str, float]) -
 
 def class_rows(run: Run, layer: str) -> list[dict]:
     params = run.params
-    train, test = load_embeddings(run, "id_train"), load_embeddings(run, "id_test")
-    num_classes = int(max(train["labels"].max(), test["labels"].max())) + 1
-    pred = knn_predict(torch.from_numpy(train[KNN_FEATURES].astype(np.float32)), torch.from_numpy(train["labels"]),
+    bank, test = load_bank(run), load_embeddings(run, "id_test")
+    train = trained_rows(bank)
+    num_classes = int(max(bank["labels"].max(), test["labels"].max())) + 1
+    pred = knn_predict(torch.from_numpy(bank[KNN_FEATURES].astype(np.float32)), torch.from_numpy(bank["labels"]),
                        torch.from_numpy(test[KNN_FEATURES].astype(np.float32)), params["knn_k"],
                        params["knn_temperature"], num_classes).numpy()
     correct = pred == test["labels"]

@@ -1,5 +1,9 @@
 """The training loop of one run: optimizer steps over a seeded data order, per-epoch metrics, checkpoints, resume.
 
+A run trains whole epochs: `train.epochs` of them, or with `train.steps` the fewest that hold at least that many
+optimizer steps on the run's own images (`schedule.budget`), so a small derived dataset trains as many steps as its
+parent. metrics.tsv records the resulting schedule (`total_steps`, `warmup_steps`) beside every row.
+
 On CUDA the next step's views are augmented on a side stream while the current step runs (`step.prefetched`); the
 batches and views are the same as in the serial order, which the CPU runs.
 
@@ -27,9 +31,10 @@ from embnorm.errors import EmbnormError
 from embnorm.models import build_model
 from embnorm.train import checkpoint
 from embnorm.train.augment import recipe_for
-from embnorm.train.monitor import Monitor, knn_protocol
+from embnorm.train.monitor import Monitor, bank_name
 from embnorm.train.optim import build_optimizer, set_learning_rates
 from embnorm.train.progress import Progress
+from embnorm.train.schedule import Budget, budget, knn_epochs
 from embnorm.train.step import micro_batches, optimizer_step, pick_device, prefetched
 
 TIMING_COLUMNS = ("seconds", "images_per_s")
@@ -90,16 +95,20 @@ def setup_device(params: dict, threads: int) -> torch.device:
 
 
 def data_on_device(params: dict, keys: tuple, train_split: Split, test_split: Split, train_indices: np.ndarray | None,
-                   device: torch.device) -> tuple[torch.Tensor, Monitor]:
-    """The whole uint8 training set on the device, and the monitor with its seeded probe batch, kNN bank and queries."""
-    idx = np.arange(len(train_split.labels)) if train_indices is None else np.asarray(train_indices)
-    images = torch.from_numpy(np.asarray(train_split.images[idx])).to(device)
-    labels = torch.from_numpy(train_split.labels[idx]).to(device)
+                   run: Budget, device: torch.device) -> tuple[torch.Tensor, Monitor]:
+    """The run's uint8 training images on the device, and the monitor with its seeded probe batch (drawn from those
+    images), its kNN bank (those images, or for a derived dataset its parent's full train split) and queries."""
+    split_images = torch.from_numpy(np.array(train_split.images)).to(device)  # copies: the split may be memory-mapped
+    split_labels = torch.from_numpy(np.array(train_split.labels)).to(device)
+    idx = np.arange(len(split_labels)) if train_indices is None else np.asarray(train_indices)
+    images = split_images if train_indices is None else split_images[torch.from_numpy(idx).to(device)]
     probe_rng = np.random.default_rng(seeding.derive(*keys, seeding.PROBE))
     probe = images[torch.from_numpy(np.sort(probe_rng.permutation(len(idx))[: params["probe_size"]])).to(device)]
     test_images = torch.from_numpy(np.array(test_split.images)).to(device)  # a copy: the split may be memory-mapped
-    monitor = Monitor(params, probe, images, labels, test_images, torch.from_numpy(test_split.labels).to(device),
-                      train_split.num_classes)
+    monitor = Monitor(params, probe, split_images, split_labels, test_images,
+                      torch.from_numpy(test_split.labels).to(device), train_split.num_classes,
+                      knn_at=knn_epochs(params, run),
+                      bank_label=bank_name(params, len(split_labels), derived=train_indices is not None))
     return images, monitor
 
 
@@ -120,6 +129,12 @@ def steps_per_epoch(params: dict, images: int) -> int:
         raise EmbnormError(f"{params['run_id']}: {images} training images are fewer than one optimizer step "
                            f"(batch_size {batch} x accumulate {accumulate})")
     return steps
+
+
+def run_budget(params: dict, train_split: Split, train_indices: np.ndarray | None) -> Budget:
+    """The run's length and warm-up in optimizer steps, on the images it trains on."""
+    images = len(train_split.labels) if train_indices is None else len(train_indices)
+    return budget(params, steps_per_epoch(params, images))
 
 
 def start_or_resume(params: dict, model, optimizer, monitor: Monitor, resume_path) -> tuple[list, int, int, dict, bool]:
@@ -161,13 +176,15 @@ def epoch_row(params: dict, model, optimizer, monitor: Monitor, epoch: int, step
             **monitor.evaluate(model, epoch + 1)}
 
 
-def write_metrics(metrics_path, params: dict, metrics: list[dict]) -> None:
-    """metrics.tsv: one row per evaluated epoch, the step columns first, the kNN protocol beside every number."""
+def write_metrics(metrics_path, params: dict, metrics: list[dict], run: Budget, protocol: str) -> None:
+    """metrics.tsv: one row per evaluated epoch, the step columns first, then the run's schedule in optimizer steps
+    (total and warm-up, the same in every row) and the kNN protocol beside every number."""
     frame = pd.DataFrame(metrics)
     first = [c for c in ("epoch", "step", "loss", "lr", *TIMING_COLUMNS) if c in frame]
     frame = frame[first + [c for c in frame if c not in first]]
     frame.insert(0, "run_id", params["run_id"])
-    frame["knn_protocol"] = knn_protocol(params)
+    frame["total_steps"], frame["warmup_steps"] = run.total_steps, run.warmup_steps
+    frame["knn_protocol"] = protocol
     io.write_tsv(metrics_path, frame)
 
 
@@ -180,11 +197,11 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     device = setup_device(params, threads)
     keys = (params["base_seed"], params["seed"])
     torch.manual_seed(seeding.derive(*keys, seeding.INIT))
-    images, monitor = data_on_device(params, keys, train_split, test_split, train_indices, device)
+    run = run_budget(params, train_split, train_indices)
+    images, monitor = data_on_device(params, keys, train_split, test_split, train_indices, run, device)
     model, optimizer = model_and_optimizer(params, train_split.image_size, device)
-    batch, accumulate, epochs = params["batch_size"], params["accumulate"], params["epochs"]
-    steps = steps_per_epoch(params, len(images))
-    total_steps, recipe = steps * epochs, recipe_for(params)
+    batch, accumulate, epochs, steps = params["batch_size"], params["accumulate"], run.epochs, run.steps_per_epoch
+    total_steps, recipe = run.total_steps, recipe_for(params)
     metrics, start_epoch, start_step, partial, resumed = start_or_resume(params, model, optimizer, monitor, resume_path)
     last_epoch = epochs if stop_after_epochs is None else min(epochs, stop_after_epochs)
     progress = Progress(params["run_id"], epochs, steps, batch * accumulate, start_epoch * steps + start_step)
@@ -219,6 +236,6 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     progress.close()
     if last_epoch < epochs:  # a deliberate partial run: resume.pt was written above
         return
-    write_metrics(metrics_path, params, metrics)
+    write_metrics(metrics_path, params, metrics, run, monitor.protocol())
     checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs)
     Path(resume_path).unlink(missing_ok=True)

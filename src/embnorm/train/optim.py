@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from embnorm.train.schedule import lr_at
+from embnorm.train.schedule import lr_at, warmup_steps_of
 
 
 def build_optimizer(params: dict, model) -> torch.optim.Optimizer:
@@ -29,7 +29,7 @@ def build_optimizer(params: dict, model) -> torch.optim.Optimizer:
 
 def set_learning_rates(optimizer, params: dict, step: int, total_steps: int, steps_per_epoch: int) -> None:
     """Set the lr of optimizer step `step` (0-based, counted in optimizer steps, i.e. after gradient accumulation)."""
-    warmup = params["warmup_epochs"] * steps_per_epoch
+    warmup = warmup_steps_of(params, steps_per_epoch)
     for group in optimizer.param_groups:
         if group.get("fixed_lr"):
             group["lr"] = params["lr"]
