@@ -19,7 +19,8 @@ from embnorm.errors import EmbnormError
 
 # Class count and the smallest class's train images of the sources whose sizes are fixed (an imagefolder's or an
 # npz file's are known only once prepared; ImageNet-100's smallest class depends on the local copy).
-KNOWN_SIZES = {"cifar10": (10, 5000), "cifar100": (100, 500), "tinyimagenet": (200, 500), "imagenet100": (100, None)}
+KNOWN_SIZES = {"cifar10": (10, 5000), "cifar100": (100, 500), "tinyimagenet": (200, 500), "fashion_mnist": (10, 6000),
+               "imagenet100": (100, None)}
 
 
 def class_sizes(n_max: int, base: float, num_classes: int) -> list[int]:
