@@ -10,6 +10,7 @@
 | imagefolder   | a local folder of class subfolders (`path`)                 | folders.py       |
 | npz           | a local .npz file (`path`)                                  | npzfile.py       |
 
+Any source may keep a subset of its classes and cap the images per class (subsets.py, applied by prepare.py).
 Human labels `cifar10n` / `cifar100n` (cifar_human.py) are downloaded files too. Downloads and checks: fetch.py.
 """
 

@@ -23,6 +23,16 @@ KNOWN_SIZES = {"cifar10": (10, 5000), "cifar100": (100, 500), "tinyimagenet": (2
                "imagenet100": (100, None)}
 
 
+def subset_sizes(spec: dict, num_classes: int, smallest: int | None) -> tuple[int, int | None]:
+    """(classes, smallest class's train images) of a source dataset of `num_classes` classes whose smallest has
+    `smallest` train images, after its `classes` subset and `max_train_per_class` cap (data/subsets.py). The sources
+    whose sizes are known have equally many train images in every class, so any subset's smallest class is theirs."""
+    cap = spec.get("max_train_per_class")
+    if cap is not None and smallest is not None:
+        smallest = min(smallest, cap)
+    return len(spec.get("classes", range(num_classes))), smallest
+
+
 def class_sizes(n_max: int, base: float, num_classes: int) -> list[int]:
     """int(n_max * base^-i) for i = 0..K-1 (CIFAR-10: 5000, 1.5 -> 5000, 3333, ..., 130; 14,736 in total)."""
     return [int(n_max * base ** -i) for i in range(num_classes)]
