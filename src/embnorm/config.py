@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from embnorm.data.splits import KNOWN_SIZES, law_problem
+from embnorm.data.splits import KNOWN_SIZES, law_problem, subset_sizes
 from embnorm.data.synthetic import SyntheticSpec
 from embnorm.errors import EmbnormError
 from embnorm.models.methods import METHODS
@@ -82,11 +82,14 @@ def check_references(config: dict) -> None:
 
 
 def _parent_sizes(spec: dict) -> tuple[int, int | None] | None:
-    """(classes, smallest class's train images) of a source dataset when the config fixes them, else None."""
+    """(classes, smallest class's train images) of a source dataset when the config fixes them (after its class
+    subset and train cap), else None."""
     if spec.get("source") == "synthetic":
         synthetic = SyntheticSpec(**spec.get("synthetic", {}))
-        return synthetic.classes, synthetic.n_train // synthetic.classes
-    return KNOWN_SIZES.get(spec.get("source"))
+        sizes = synthetic.classes, synthetic.n_train // synthetic.classes
+    else:
+        sizes = KNOWN_SIZES.get(spec.get("source"))
+    return None if sizes is None else subset_sizes(spec, *sizes)
 
 
 def check_imbalance_laws(config: dict) -> None:

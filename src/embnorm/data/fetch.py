@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 from embnorm import io, paths
 from embnorm.errors import EmbnormError
@@ -96,3 +97,17 @@ def missing_message(remote: Remote, dest: Path, why: str) -> str:
 def record(remote: Remote, path: Path) -> dict:
     """One row of a dataset's downloads.json: what was verified, where it is, where it came from."""
     return {"name": remote.name, "path": str(path), "url": remote.url, "md5": remote.md5}
+
+
+def gather(steps: Iterable[Callable[[], list[dict]]]) -> list[dict]:
+    """The records of every step, run in turn; if any fail, one error listing every failure, one per line, so an
+    offline user learns about every missing file at once."""
+    records, problems = [], []
+    for step in steps:
+        try:
+            records += step()
+        except DataSourceError as e:
+            problems.append(str(e))
+    if problems:
+        raise DataSourceError("\n".join(problems))
+    return records

@@ -79,3 +79,14 @@ def resize_array(images: np.ndarray, size: int) -> np.ndarray:
     for i, image in enumerate(images):
         out[i] = to_square(Image.fromarray(image), size)
     return out
+
+
+def resize_gray(gray: np.ndarray, size: int) -> np.ndarray:
+    """Grayscale uint8 (N, H, W) as RGB (N, size, size, 3): each image resized as `resize_array` does, on its one
+    channel, then repeated to three. Bicubic resampling treats channels alike, so this equals `resize_array` of the
+    repeated images, with a third of the resampling work."""
+    out = np.empty((len(gray), size, size), np.uint8)
+    for i, image in enumerate(gray):
+        pil = Image.fromarray(image)  # 2-D uint8: mode L
+        out[i] = np.asarray(pil if pil.size == (size, size) else pil.resize((size, size), Image.BICUBIC))
+    return np.repeat(out[..., None], 3, axis=3)

@@ -14,7 +14,7 @@ import numpy as np
 
 from embnorm import io
 from embnorm.data import format as fmt
-from embnorm.data import human_labels, splits, synthetic, validate
+from embnorm.data import human_labels, splits, subsets, synthetic, validate
 from embnorm.errors import EmbnormError
 
 SPLITS = ("train", "test")
@@ -25,9 +25,10 @@ def synthetic_spec(spec: dict) -> synthetic.SyntheticSpec:
 
 
 def prepare(dataset: str, spec: dict, out: dict) -> None:
-    """Prepare both splits into the folders `out["train"]` and `out["test"]`, then check them as a pair
-    (data/validate.py). A check that fails, in either split or in the pair, leaves no split behind (not even a train
-    split written before the test split failed)."""
+    """Prepare both splits into the folders `out["train"]` and `out["test"]`, keep the dataset's class subset and
+    per-class caps if it sets them (data/subsets.py), then check the splits as a pair (data/validate.py). A check
+    that fails, in either split or in the pair, leaves no split behind (not even a train split written before the
+    test split failed)."""
     if "parent" in spec or "source" not in spec:
         raise EmbnormError(f"datasets.{dataset}: only a source dataset (one with `source`) is prepared; a derived one "
                            "(`parent`) is made by rule imbalanced_split")
@@ -38,6 +39,8 @@ def prepare(dataset: str, spec: dict, out: dict) -> None:
             from embnorm.data import sources  # real sources: downloads, archives and folders
 
             sources.prepare(dataset, spec, out)
+        for split in SPLITS:
+            subsets.apply(dataset, spec, out[split], split)
         metas = [io.read_json(fmt.split_files(out[s])[2]) for s in SPLITS]
         validate.check_pair(dataset, spec, *metas)
     except EmbnormError:

@@ -1,14 +1,16 @@
 """Real data sources: from a dataset's config entry to its reader, its raw files and its human labels.
 
-| source       | raw files                                          | module          |
-|--------------|----------------------------------------------------|-----------------|
-| cifar10      | cifar-10-python.tar.gz (downloaded, md5-checked)   | cifar.py        |
-| cifar100     | cifar-100-python.tar.gz (downloaded, md5-checked)  | cifar.py        |
-| tinyimagenet | tiny-imagenet-200.zip (downloaded, md5-checked)    | tinyimagenet.py |
-| imagenet100  | a local ImageNet root (`path`)                     | imagenet100.py  |
-| imagefolder  | a local folder of class subfolders (`path`)        | folders.py      |
-| npz          | a local .npz file (`path`)                         | npzfile.py      |
+| source        | raw files                                                   | module           |
+|---------------|-------------------------------------------------------------|------------------|
+| cifar10       | cifar-10-python.tar.gz (downloaded, md5-checked)            | cifar.py         |
+| cifar100      | cifar-100-python.tar.gz (downloaded, md5-checked)           | cifar.py         |
+| tinyimagenet  | tiny-imagenet-200.zip (downloaded, md5-checked)             | tinyimagenet.py  |
+| fashion_mnist | four IDX files, plain or .gz (downloaded; md5 of content)   | fashion_mnist.py |
+| imagenet100   | a local ImageNet root (`path`)                              | imagenet100.py   |
+| imagefolder   | a local folder of class subfolders (`path`)                 | folders.py       |
+| npz           | a local .npz file (`path`)                                  | npzfile.py       |
 
+Any source may keep a subset of its classes and cap the images per class (subsets.py, applied by prepare.py).
 Human labels `cifar10n` / `cifar100n` (cifar_human.py) are downloaded files too. Downloads and checks: fetch.py.
 """
 
@@ -20,19 +22,20 @@ import os
 from pathlib import Path
 
 from embnorm import io
-from embnorm.data import cifar, cifar_human, folders, imagenet100, npzfile, tinyimagenet
-from embnorm.data.fetch import DataSourceError
+from embnorm.data import cifar, cifar_human, fashion_mnist, fetch, folders, imagenet100, npzfile, tinyimagenet
 from embnorm.errors import EmbnormError
 
 PREPARE = {
     "cifar10": cifar.prepare,
     "cifar100": cifar.prepare,
     "tinyimagenet": tinyimagenet.prepare,
+    "fashion_mnist": fashion_mnist.prepare,
     "imagenet100": imagenet100.prepare,
     "imagefolder": folders.prepare,
     "npz": npzfile.prepare,
 }
-DOWNLOADED = {"cifar10": cifar.fetch_raw, "cifar100": cifar.fetch_raw, "tinyimagenet": tinyimagenet.fetch_raw}
+DOWNLOADED = {"cifar10": cifar.fetch_raw, "cifar100": cifar.fetch_raw, "tinyimagenet": tinyimagenet.fetch_raw,
+              "fashion_mnist": fashion_mnist.fetch_raw}
 LOCAL = {  # sources read from the dataset's `path`, and what that path must hold
     "imagenet100": "an ImageNet root holding train/<wnid>/ and val/<wnid>/",
     "imagefolder": "a folder of class subfolders, or one with train/ and test/ each holding them",
@@ -87,15 +90,7 @@ def fetch_raw(dataset: str, spec: dict) -> list[dict]:
         steps.append(lambda: DOWNLOADED[spec["source"]](spec))
     if spec.get("human_labels") in cifar_human.KINDS:
         steps.append(lambda: cifar_human.fetch_raw(dataset, spec))
-    records, problems = [], []
-    for step in steps:
-        try:
-            records += step()
-        except DataSourceError as e:
-            problems.append(str(e))
-    if problems:
-        raise DataSourceError("\n".join(problems))
-    return records
+    return fetch.gather(steps)
 
 
 def write_downloads(dataset: str, spec: dict, out: str) -> None:

@@ -19,7 +19,18 @@ from embnorm.errors import EmbnormError
 
 # Class count and the smallest class's train images of the sources whose sizes are fixed (an imagefolder's or an
 # npz file's are known only once prepared; ImageNet-100's smallest class depends on the local copy).
-KNOWN_SIZES = {"cifar10": (10, 5000), "cifar100": (100, 500), "tinyimagenet": (200, 500), "imagenet100": (100, None)}
+KNOWN_SIZES = {"cifar10": (10, 5000), "cifar100": (100, 500), "tinyimagenet": (200, 500), "fashion_mnist": (10, 6000),
+               "imagenet100": (100, None)}
+
+
+def subset_sizes(spec: dict, num_classes: int, smallest: int | None) -> tuple[int, int | None]:
+    """(classes, smallest class's train images) of a source dataset of `num_classes` classes whose smallest has
+    `smallest` train images, after its `classes` subset and `max_train_per_class` cap (data/subsets.py). The sources
+    whose sizes are known have equally many train images in every class, so any subset's smallest class is theirs."""
+    cap = spec.get("max_train_per_class")
+    if cap is not None and smallest is not None:
+        smallest = min(smallest, cap)
+    return len(spec.get("classes", range(num_classes))), smallest
 
 
 def class_sizes(n_max: int, base: float, num_classes: int) -> list[int]:
