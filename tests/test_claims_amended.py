@@ -191,3 +191,12 @@ def test_every_claim_is_declared_once_in_order_and_the_checker_follows_the_decla
     assert [x.id for x in CLAIMS if x.plan is None] == ["C1", "C2", "C3", "C4", "C6"]  # simulations: every config
     assert np.all([set(x.reads) <= set(good_tables()) for x in CLAIMS])
 
+
+
+def test_a_claim_the_config_cannot_measure_stays_not_measured_and_names_no_groups():
+    tables = good_tables()
+    ood = tables["norm_vs_ood"]
+    tables["norm_vs_ood"] = ood[ood.role != "ood_test"].reset_index(drop=True)  # no OOD test split: nothing to read
+    c = claims_of(tables)
+    assert c.loc["C7", "verdict"] == c.loc["C7", "amended_verdict"] == "not measured"
+    assert "read on" not in c.loc["C7", "amended_reason"] and "OOD partner" in c.loc["C7", "amended_reason"]

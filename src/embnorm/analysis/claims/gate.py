@@ -105,8 +105,8 @@ def read_by_group(rule: Callable[[Inputs], dict], inp: Inputs, reads, imbalanced
     kept = {key: frame[_keys(frame).isin(passed)] if not frame.empty else frame for key, frame in tables.items()}
     reading = rule(inp.with_tables(**kept))
     read_on, left_out = sorted(groups & passed), sorted(groups - passed)
-    if not groups:
-        return reading  # nothing to read: the rule's own `not measured`
+    if not groups or (reading["verdict"] == NOT_MEASURED and not left_out):
+        return reading  # nothing was read, and the gate left nothing out: the rule's own `not measured`
     why_out = "; ".join(failed.get(k, f"{_label(k)}: no baseline training run to read the gate on") for k in left_out)
     gate_rule = f"read-gate per (model, optimizer, dataset) group: {GROUP_RULE}"
     if not read_on:
