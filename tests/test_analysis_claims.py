@@ -41,6 +41,10 @@ def training_rows(seeds: int = 3):
                     r.update(epochs=15, init_projector_norm=1.0, final_projector_norm=3.0, norm_growth=3.0,
                              early_epoch=5, early_knn_acc=0.5 + gain + jitter, final_knn_acc=0.7, init_knn_acc=0.1)
                     rows.append(r)
+        # the baseline runs of the OOD partner's direction (norm_vs_ood trains both), so its group has a read-gate
+        rows.append({**run(dataset="oodset", source="oodset", seed=seed), "epochs": 15, "init_projector_norm": 1.0,
+                     "final_projector_norm": 3.0, "norm_growth": 3.0, "early_epoch": 5, "early_knn_acc": 0.5,
+                     "final_knn_acc": 0.7, "init_knn_acc": 0.1})
     return pd.DataFrame(rows)
 
 
@@ -48,6 +52,13 @@ def stats_row(measure, rho, lo, hi, **kw):
     return {**run(**kw), "measure": measure, "n_classes": 10, "n_seeds": 1, "n_samples": 1000, "rho": rho,
             "rho_ci_lo": lo, "rho_ci_hi": hi, "rho_seed_sd": np.nan, "rho_within": rho, "rho_within_ci_lo": lo,
             "rho_within_ci_hi": hi, "rho_within_seed_sd": np.nan}
+
+
+def sweep_rows(per_seed: dict[int, list[tuple[float, float]]], model: str = "simclr") -> pd.DataFrame:
+    """A weight-decay sweep table (`analysis.growth.weight_decay_sweep`): per seed, (weight decay, final norm)."""
+    return pd.DataFrame([{"sweep": f"{model} sgd / bal s{seed}", "model": model, "optimizer": "sgd", "dataset": "bal",
+                          "seed": seed, "cut": 1.0, "gradscale": 0.0, "lr": 0.18, "weight_decay": wd,
+                          "final_projector_norm": norm} for seed, values in per_seed.items() for wd, norm in values])
 
 
 def good_tables() -> dict[str, pd.DataFrame]:
@@ -70,8 +81,7 @@ def good_tables() -> dict[str, pd.DataFrame]:
                         "auroc_id_vs_ood": 0.6 if role == "ood_test" else np.nan})
     classes = [{**run(dataset="imb", imbalanced=True), "class": c, "n_train": 500 // 2 ** c,
                 "train_norm_mean": 5 - 0.1 * c} for c in range(5)]
-    sweep = pd.DataFrame([{"sweep": "simclr sgd / bal s0", "model": "simclr", "weight_decay": wd,
-                           "final_projector_norm": norm} for wd, norm in ((0, 9.0), (1e-8, 8.0), (1e-6, 5.0), (1e-4, 2.0))])
+    sweep = sweep_rows({0: [(0, 9.0), (1e-8, 8.0), (1e-6, 5.0), (1e-4, 2.0)]})
     return {
         "gradients": pd.DataFrame({"statistic": ["max_abs_cos_z_grad", "max_abs_cos_z_grad",
                                                  "max_rel_err_gradnorm_x_norm_vs_sin",

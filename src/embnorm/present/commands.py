@@ -142,17 +142,21 @@ def cmd_weight_decay(args):
 
 
 def cmd_claims(args):
-    from embnorm.analysis.claims import TABLES, check_claims
+    from embnorm.analysis.claims import TABLES, UNTRAINED_TABLES, check_claims
     from embnorm.analysis.claims.plan import needs_line, undecided_claims
+    from embnorm.present.claims_table import HEADERS, READINGS_LINE, TITLE, VERDICT_COLUMNS
     from embnorm.present.tables import write_table
 
-    tables = {key: read_table(getattr(args, key)) for key in TABLES}
+    # the untrained encoders' tables are optional: read where the command was given them
+    tables = {key: read_table(path) for key in dict.fromkeys((*TABLES, *UNTRAINED_TABLES))
+              if (path := getattr(args, key, None))}
     claims = check_claims(tables, args.default_weight_decay, args.resamples, args.seed)
-    note = ""
+    notes = [READINGS_LINE]
     if args.runs:  # one line: the claims this config cannot decide (missing runs or seeds), from its run table
-        note = needs_line(undecided_claims(read_table(args.runs), args.default_weight_decay, args.human_datasets))
-    write_table(claims, args.tsv, args.md, args.html, title="Claims check (pre-registered rules, paper-reference §7.1, "
-                "amended 2026-11-30)", note=note)
+        notes.append(needs_line(undecided_claims(read_table(args.runs), args.default_weight_decay,
+                                                 args.human_datasets)))
+    write_table(claims, args.tsv, args.md, args.html, title=TITLE, note=notes, headers=HEADERS,
+                verdict_columns=VERDICT_COLUMNS)
 
 
 def read_table(path):

@@ -1,5 +1,8 @@
 """Refresh the README's Results section from a finished run: figures to docs/figures/, the claims table inline.
 
+The claims table is its Markdown (`results/tables/claims.md`) as the claims command wrote it: the pre-registered
+`verdict` beside the `verdict (amended 2026-12-02)`, with the line that says which reading is which.
+
 Usage: python -m embnorm.present.readme_results RESULTS_DIR DOCS_DIR README [CONFIG]
 
 The block opens with a stamp taken from the claims table's provenance record (the commit and the time it was made)

@@ -1,49 +1,39 @@
-"""The claims check: one row per claim C1-C14 of paper-reference §7, each judged by its pre-registered rule (§7.1
-and its amendment of 2026-11-30).
+"""The claims check: one row per claim C1-C14 of paper-reference §7, each read twice: by its pre-registered rule
+(§7.1 and its amendment of 2026-11-30; columns `verdict`, `reason`) and by the amended rule of the post-hoc
+amendment of 2026-12-02 (columns `amended_verdict`, `amended_reason`), shown beside it.
 
-`check_claims` reads only the tables the other analyses wrote, so the verdict logic is testable on constructed tables
-and never retrains or re-embeds anything. A claim whose runs are absent from the config is `not measured`, with the
-reason; one the runs cannot decide is `inconclusive`, with the reason; it never raises. The confidence claims C7-C10
-pass their read-gate (`gate.py`) first. `plan.undecided_claims` answers from the run table alone, before training,
-which claims a config can decide.
+Each claim is declared once in `declarations.py`; `check_claims` iterates over the declarations. It reads only the
+tables the other analyses wrote, so the verdict logic is testable on constructed tables and never retrains or
+re-embeds anything. A claim whose runs are absent from the config is `not measured`, with the reason; one the runs
+cannot decide is `inconclusive`, with the reason; it never raises. The confidence claims C7-C10 pass their read-gate
+(`gate.py`) first, and show their statistic on the untrained encoders when those tables are given.
+`plan.undecided_claims` answers from the run table alone, before training, which claims a config can decide.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from embnorm.analysis.claims import mitigations, runs, theory
-from embnorm.analysis.claims.gate import gated
-from embnorm.analysis.registry import CLAIM_TABLES
+from embnorm.analysis.claims.declarations import CLAIMS, REQUIRED_TABLES, UNTRAINED_TABLES, claim_row
+from embnorm.analysis.claims.inputs import Inputs
 from embnorm.analysis.claims.verdict import COLUMNS, INCONCLUSIVE, NOT_MEASURED, NOT_SUPPORTED, SUPPORTED
+from embnorm.analysis.registry import CLAIM_TABLES
 
-__all__ = ["check_claims", "TABLES", "COLUMNS", "SUPPORTED", "NOT_SUPPORTED", "NOT_MEASURED", "INCONCLUSIVE"]
+__all__ = ["check_claims", "CLAIMS", "TABLES", "REQUIRED_TABLES", "UNTRAINED_TABLES", "COLUMNS", "SUPPORTED",
+           "NOT_SUPPORTED", "NOT_MEASURED", "INCONCLUSIVE"]
 
-# The tables check_claims reads, by key: the analysis outputs declared `claims=True` (analysis/registry.py).
+# The tables the claims rule passes, by key: the analysis outputs declared `claims=True` (analysis/registry.py).
+# They include every table a declared rule needs; the untrained encoders' tables are optional.
 TABLES = tuple(CLAIM_TABLES)
+if missing_outputs := sorted(set(REQUIRED_TABLES) - set(TABLES)):
+    raise ImportError(f"claims read tables no analysis declares with claims=True: {missing_outputs}")
 
 
 def check_claims(tables: dict[str, pd.DataFrame], default_weight_decay: dict[str, float], resamples: int = 1000,
                  seed: int = 0) -> pd.DataFrame:
-    """The claims table. `default_weight_decay` maps each model to its configured default weight decay."""
-    missing = sorted(set(TABLES) - set(tables))
-    if missing:
+    """The claims table. `default_weight_decay` maps each model to its configured default weight decay; `tables`
+    holds every key of REQUIRED_TABLES, and any of UNTRAINED_TABLES that were computed."""
+    if missing := sorted(set(REQUIRED_TABLES) - set(tables)):
         raise KeyError(f"check_claims: missing tables {missing}")
-    t, wd = tables, default_weight_decay
-    rows = [
-        theory.c1(t["gradients"]),
-        theory.c2(t["gd_norms"]),
-        theory.c3(t["convergence_norm"]),
-        theory.c4(t["convergence_angle"]),
-        runs.c5(t["training"], wd),
-        theory.c6(t["imbalance_norms"], t["imbalance_density"], resamples, seed),
-        runs.c7(t["norm_vs_ood"], wd),
-        runs.c8(t["knn_spearman"], wd),
-        runs.c9(t["human_spearman"], t["training"], wd),
-        runs.c10(t["class_metrics"], wd),
-        mitigations.c11(t["training"], wd, resamples, seed),
-        mitigations.c12(t["training"], wd, resamples, seed),
-        runs.c13(t["weight_decay"], sorted(t["training"].model.unique())),
-        mitigations.c14(t["training"], wd, resamples, seed),
-    ]
-    return pd.DataFrame([gated(r, t["training"], wd) for r in rows], columns=list(COLUMNS))
+    inp = Inputs(tables, default_weight_decay, resamples, seed)
+    return pd.DataFrame([claim_row(claim, inp) for claim in CLAIMS], columns=list(COLUMNS))

@@ -1,5 +1,4 @@
-"""One row of the claims table, and the verdicts of the pre-registered rules (paper-reference §7.1 and its amendment
-of 2026-11-30).
+"""The verdict of one reading of a claim, and the claims table's columns (paper-reference §7.1 and its amendments).
 
 `supported` only if the rule holds; `not supported` if it was evaluated and fails; `not measured` (with the reason)
 if the configuration lacks what the rule needs; `inconclusive` (with the reason) if the rule was evaluated but the run
@@ -23,8 +22,13 @@ from dataclasses import dataclass
 
 SUPPORTED, NOT_SUPPORTED, NOT_MEASURED, INCONCLUSIVE = "supported", "not supported", "not measured", "inconclusive"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_MEASURED)
-COLUMNS = ("claim", "claim_text", "statistic", "value", "threshold", "spread", "n", "verdict", "reason")
+# `verdict`/`reason`: the pre-registered reading (with the amendment of 2026-11-30); `amended_verdict`/
+# `amended_reason`: the post-hoc amended reading of 2026-12-02, beside it; `untrained`: a confidence claim's statistic
+# on the encoders at initialisation (shown, not a rule).
+COLUMNS = ("claim", "claim_text", "statistic", "value", "threshold", "spread", "n", "verdict", "reason",
+           "amended_verdict", "amended_reason", "untrained")
 AMENDMENT = "amendment of 2026-11-30"
+AMENDED = "amendment of 2026-12-02"
 MIN_SEEDS = 3  # amendment: a rule that needs a CI over seeds needs >= 3 seeds; with fewer it is inconclusive
 
 
@@ -95,28 +99,51 @@ def judge(outcomes) -> tuple[bool, str]:
     return (not undecided), "; ".join(undecided)
 
 
-def row(claim: str, text: str, statistic: str, threshold: str, value: str = "", spread: str = "", n: str = "",
-        holds: bool | None = None, reason: str = "", inconclusive: str = "") -> dict:
-    """A claims-table row. holds=None means the rule could not be evaluated (then `reason` says why: `not
-    measured`); a non-empty `inconclusive` means it was evaluated but the run cannot decide it (it says why)."""
+def result(threshold: str, value: str = "", spread: str = "", n: str = "", holds: bool | None = None,
+           reason: str = "", inconclusive: str = "") -> dict:
+    """One reading of a claim: its rule (`threshold`), what was measured and the verdict. holds=None means the rule
+    could not be evaluated (then `reason` says why: `not measured`); a non-empty `inconclusive` means it was evaluated
+    but the run cannot decide it (it says why)."""
     if holds is None:
         verdict = NOT_MEASURED
         if not reason:
-            raise ValueError(f"{claim}: a 'not measured' verdict needs a reason")
+            raise ValueError(f"a 'not measured' verdict needs a reason (rule: {threshold})")
     elif inconclusive:
         verdict = INCONCLUSIVE
         reason = f"cannot decide ({AMENDMENT}): {inconclusive}" + (f". {reason}" if reason else "")
     else:
         verdict = SUPPORTED if holds else NOT_SUPPORTED
-    return {"claim": claim, "claim_text": text, "statistic": statistic, "value": value, "threshold": threshold,
-            "spread": spread, "n": n, "verdict": verdict, "reason": reason}
+    return {"threshold": threshold, "value": value, "spread": spread, "n": n, "verdict": verdict, "reason": reason}
 
 
-def make_inconclusive(claim_row: dict, why: str) -> dict:
-    """The same row, `inconclusive` because of `why`; a `not measured` row stays as it is (nothing was read)."""
-    if claim_row["verdict"] == NOT_MEASURED:
-        return claim_row
-    if claim_row["verdict"] == INCONCLUSIVE:
-        return {**claim_row, "reason": f"{claim_row['reason']}; {why}"}
-    reason = f"cannot decide ({AMENDMENT}): {why}" + (f". {claim_row['reason']}" if claim_row["reason"] else "")
-    return {**claim_row, "verdict": INCONCLUSIVE, "reason": reason}
+def note(reading: dict, text: str) -> dict:
+    """The reading with `text` appended to its reason."""
+    if not text:
+        return reading
+    return {**reading, "reason": f"{reading['reason']}; {text}" if reading["reason"] else text}
+
+
+def make_inconclusive(reading: dict, why: str, keep_not_measured: bool = True, by: str = AMENDMENT) -> dict:
+    """The same reading, `inconclusive` because of `why` (under the amendment `by`). A `not measured` reading stays
+    as it is (nothing was read) unless `keep_not_measured` is False: the runs exist but a gate left them out."""
+    if reading["verdict"] == NOT_MEASURED and keep_not_measured:
+        return reading
+    if reading["verdict"] == INCONCLUSIVE:
+        return note(reading, why)
+    reason = f"cannot decide ({by}): {why}" + (f". {reading['reason']}" if reading["reason"] else "")
+    return {**reading, "verdict": INCONCLUSIVE, "reason": reason}
+
+
+ONE_LEVEL_FALLBACK = "the two-level bootstrap CI is not in this table (older results): read with the one-level CI " \
+                     "(samples pooled across seeds)"
+
+
+def sample_ci(columns, two_level: bool) -> tuple[str, str]:
+    """(CI column infix, note): `ci` for the pre-registered reading's CI over samples pooled across seeds; `ci2` for
+    the amended reading's two-level bootstrap (seeds resampled, then samples within each), so that seed-to-seed
+    variation is inside the interval. A table without `rho_ci2_*` (older results) falls back to `ci`, and says so."""
+    if not two_level:
+        return "ci", ""
+    if "rho_ci2_lo" in columns:
+        return "ci2", ""
+    return "ci", ONE_LEVEL_FALLBACK
