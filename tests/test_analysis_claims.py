@@ -336,3 +336,17 @@ def test_c13_reads_sweeps_of_three_or_more_values_for_each_model():
     tables["training"] = pd.concat([t, t[t.mitigation == "none"].assign(model="simsiam", weight_decay=5e-4)])
     claims = claims_of(tables)
     assert claims.loc["C13", "verdict"] == NOT_MEASURED and "simsiam" in claims.loc["C13", "reason"]
+
+
+def test_a_pair_whose_early_evaluations_differ_is_left_out_by_name_not_silently():
+    tables = good_tables()
+    t = tables["training"]
+    cut_s0 = (t.optimizer == "sgd") & (t.mitigation == "cut") & (t.dataset == "bal") & (t.seed == 0)
+    t.loc[cut_s0, "early_epoch"] = 7  # the baseline's early evaluation is at epoch 5
+    claims = claims_of(tables)
+    assert "s0 left out: early evaluation at epoch 7 vs the baseline's 5" in claims.loc["C11", "spread"]
+    assert "2 seed(s), the rule needs >= 3" in claims.loc["C11", "reason"]  # the two comparable pairs remain
+    t.loc[(t.optimizer == "sgd") & (t.mitigation == "cut") & (t.dataset == "bal"), "early_epoch"] = 7
+    claims = claims_of(tables)
+    assert claims.loc["C11", "verdict"] == INCONCLUSIVE
+    assert "no pair with the baseline's early evaluation" in claims.loc["C11", "reason"]

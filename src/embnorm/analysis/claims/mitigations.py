@@ -40,12 +40,14 @@ GROUP = ["model", "optimizer", "mitigation", "dataset"]
 
 
 def paired(training: pd.DataFrame, mitigated: pd.Series, default_wd: dict) -> pd.DataFrame:
-    """One row per mitigated run and its baseline partner: early and final kNN differences."""
+    """One row per mitigated run and its baseline partner: early and final kNN differences. `same_early` says whether
+    both runs' early evaluations are at the same epoch (they are when both follow the same step budget and warm-up);
+    a pair where they differ compares two different moments of training, and `group_results` leaves it out by name."""
     base = training[is_baseline(training, default_wd)]
     keys = ["model", "optimizer", "dataset", "seed"]
     pairs = training[mitigated].merge(base, on=keys, suffixes=("", "_base"))
-    pairs = pairs[pairs.early_epoch == pairs.early_epoch_base]
-    return pairs.assign(early_diff=pairs.early_knn_acc - pairs.early_knn_acc_base,
+    return pairs.assign(same_early=pairs.early_epoch == pairs.early_epoch_base,
+                        early_diff=pairs.early_knn_acc - pairs.early_knn_acc_base,
                         final_diff=pairs.final_knn_acc - pairs.final_knn_acc_base)
 
 
@@ -72,6 +74,17 @@ def group_results(pairs: pd.DataFrame, resamples: int, seed: int, check_final: b
     rows = []
     for key, f in pairs.groupby(GROUP, sort=False):
         label = _label(*key)
+        apart = f[~f.same_early]
+        left_out = "; ".join(f"s{r.seed} left out: early evaluation at epoch {r.early_epoch} vs the baseline's "
+                             f"{r.early_epoch_base}" for r in apart.itertuples())
+        f = f[f.same_early]
+        if f.empty:
+            rows.append({**dict(zip(GROUP, key)), "source": apart.source.iloc[0],
+                         "imbalanced": bool(apart.imbalanced.iloc[0]), "early_epoch": -1,
+                         "final_epoch": int(apart.epochs.iloc[0]), "early_diff": np.nan, "final_diff": np.nan,
+                         "seeds": 0, "spread": left_out,
+                         "outcomes": [Outcome(False, f"{label}: no pair with the baseline's early evaluation")]})
+            continue
         early, final = f.early_diff.to_numpy(), f.final_diff.to_numpy()
         too_few = seeds_outcome(label, len(f))
         if too_few:
@@ -85,6 +98,7 @@ def group_results(pairs: pd.DataFrame, resamples: int, seed: int, check_final: b
                 outcomes.append(mean_outcome(f"{label} final difference", float(final.mean()), flo, fhi,
                                              FINAL_MIN_DIFF))
             spread = f"early {ci(lo, hi)}; final {ci(flo, fhi)}"
+        spread += f"; {left_out}" if left_out else ""
         rows.append({**dict(zip(GROUP, key)), "source": f.source.iloc[0], "imbalanced": bool(f.imbalanced.iloc[0]),
                      "early_epoch": int(f.early_epoch.iloc[0]), "final_epoch": int(f.epochs.iloc[0]),
                      "early_diff": early.mean(), "final_diff": final.mean(), "seeds": len(f), "spread": spread,

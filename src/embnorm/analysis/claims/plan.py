@@ -26,13 +26,13 @@ RESULT_COLUMNS = ("init_projector_norm", "final_projector_norm", "norm_growth", 
 
 
 def planned_training(runs: list[dict] | pd.DataFrame) -> pd.DataFrame:
-    """The training table (`analysis.growth.training_summary`) a run table will produce, results left empty. The
-    first evaluated epoch after 0 is the training monitor's (`train.monitor`: every `knn_every` epochs and the
-    last)."""
+    """The training table (`analysis.growth.training_summary`) a run table will produce, results left empty. When
+    the early evaluation falls is known only once a run has trained (a step budget's epochs depend on the dataset's
+    size), so every planned run gets the same placeholder and the planners pair runs as if their early evaluations
+    matched; `mitigations.group_results` names any pair whose evaluations differ once they exist."""
     frame = pd.DataFrame(runs)
     planned = frame[list(RUN_COLUMNS)].assign(
-        ood=frame.ood.where(frame.ood.notna(), None), epochs=frame.epochs,
-        early_epoch=np.minimum(frame.knn_every, frame.epochs))
+        ood=frame.ood.where(frame.ood.notna(), None), epochs=frame.epochs, early_epoch=0)
     return planned.assign(**{c: np.nan for c in RESULT_COLUMNS})
 
 
