@@ -25,7 +25,7 @@ from embnorm import io, seeding
 from embnorm.data.format import Split
 from embnorm.errors import EmbnormError
 from embnorm.models import build_model
-from embnorm.train import checkpoint
+from embnorm.train import checkpoint, initial
 from embnorm.train.augment import recipe_for
 from embnorm.train.monitor import Monitor, knn_protocol
 from embnorm.train.optim import build_optimizer, set_learning_rates
@@ -95,8 +95,7 @@ def data_on_device(params: dict, keys: tuple, train_split: Split, test_split: Sp
     idx = np.arange(len(train_split.labels)) if train_indices is None else np.asarray(train_indices)
     images = torch.from_numpy(np.asarray(train_split.images[idx])).to(device)
     labels = torch.from_numpy(train_split.labels[idx]).to(device)
-    probe_rng = np.random.default_rng(seeding.derive(*keys, seeding.PROBE))
-    probe = images[torch.from_numpy(np.sort(probe_rng.permutation(len(idx))[: params["probe_size"]])).to(device)]
+    probe = images[torch.from_numpy(initial.probe_positions(keys, params["probe_size"], len(idx))).to(device)]
     test_images = torch.from_numpy(np.array(test_split.images)).to(device)  # a copy: the split may be memory-mapped
     monitor = Monitor(params, probe, images, labels, test_images, torch.from_numpy(test_split.labels).to(device),
                       train_split.num_classes)
@@ -182,6 +181,7 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     torch.manual_seed(seeding.derive(*keys, seeding.INIT))
     images, monitor = data_on_device(params, keys, train_split, test_split, train_indices, device)
     model, optimizer = model_and_optimizer(params, train_split.image_size, device)
+    init_digest = initial.state_digest(model)  # the final checkpoint records it: embed --init checks its rebuild
     batch, accumulate, epochs = params["batch_size"], params["accumulate"], params["epochs"]
     steps = steps_per_epoch(params, len(images))
     total_steps, recipe = steps * epochs, recipe_for(params)
@@ -220,5 +220,6 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     if last_epoch < epochs:  # a deliberate partial run: resume.pt was written above
         return
     write_metrics(metrics_path, params, metrics)
-    checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs)
+    checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs,
+                          init_digest)
     Path(resume_path).unlink(missing_ok=True)
