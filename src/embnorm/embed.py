@@ -38,8 +38,8 @@ from embnorm.train.step import pick_device
 FLOAT16_FROM_DIM = 512
 
 
-def load_model(checkpoint_path, device: torch.device):
-    state = load_final(checkpoint_path)
+def trained_model(state: dict, device: torch.device):
+    """The model of a final checkpoint's `state`, on `device`, in eval mode."""
     model = make_model(state["params"], state["image_size"])
     model.load_state_dict(state["model"])
     return model.to(device).to(memory_format=torch.channels_last).eval()
@@ -53,6 +53,7 @@ def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=No
     if threads:
         torch.set_num_threads(threads)
     params = io.read_json(params_path)
+    state = load_final(checkpoint_path)  # a damaged checkpoint is named before any split is read
     splits = {}
     for directory in split_dirs:
         split = read_split(directory)
@@ -63,11 +64,10 @@ def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=No
         raise EmbnormError(f"{params['run_id']}: embeds the splits {show(roles)}; given {show(splits)}")
     device = pick_device("auto")
     if init:
-        train = splits[params["source"], "train"]
-        model = initial_model(load_final(checkpoint_path), checkpoint_path,
-                              probe_images(params, train, indices_path), device)
+        probe = probe_images(params, splits[params["source"], "train"], indices_path)
+        model = initial_model(state, checkpoint_path, probe, device)
     else:
-        model = load_model(checkpoint_path, device)
+        model = trained_model(state, device)
     written = []
     for (dataset, split_name), split in splits.items():
         out = str(Path(out_dir) / paths.EMBEDDING_FILE.format(dataset=dataset, split=split_name))
