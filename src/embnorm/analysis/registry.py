@@ -241,6 +241,8 @@ ANALYSES = {a.rule: a for a in (*_ANALYSES, Analysis(
 def analysis_runs(analysis: Analysis, runs: list[dict], default_weight_decay: dict[str, float]) -> list[str]:
     """The ids of the runs (resolved params, in run-table order) whose files `analysis` reads: all, or the baseline
     runs (no cut, no GradScale, the model's default weight decay: those the confidence claims read)."""
+    if analysis.runs not in ("all", "baseline"):
+        raise ValueError(f"analysis {analysis.rule}: runs must be 'all' or 'baseline', not {analysis.runs!r}")
     ids = [run["run_id"] for run in runs]
     if analysis.runs == "all" or not runs:
         return ids
