@@ -143,7 +143,7 @@ def test_the_workflow_plans_every_analysis(workflow, sparse):
     workflow.write_config(config)
     jobs = workflow.planned_jobs()
     for rule in ("simulate_gradients", "simulate_convergence", "simulate_imbalance", "knn_buckets", "human_agreement",
-                 "mitigation", "weight_decay", "claims", "norm_vs_ood", "norm_growth"):
+                 "mitigation", "weight_decay", "claims", "norm_vs_ood", "norm_growth", "confidence_init"):
         assert jobs.get(rule) == 1, (rule, jobs)
     assert ("human_labels" in jobs) != sparse
 

@@ -12,7 +12,8 @@ import yaml
 from conftest import REPO, SCHEMA, tiny_config
 from embnorm import audit
 from embnorm.analysis import claims
-from embnorm.analysis.registry import ANALYSES, ANALYSIS_OPTIONS, CLAIM_TABLES, config_options, flag
+from embnorm.analysis.registry import (ANALYSES, ANALYSIS_OPTIONS, CLAIM_TABLES, OPTIONAL_CLAIM_TABLES, config_options,
+                                      flag)
 from embnorm.cli import build_parser
 from embnorm.present import commands, schema_doc
 
@@ -81,7 +82,10 @@ def test_the_audit_and_the_claims_read_the_declaration():
             assert names.setdefault(o.name, o.key) == o.key
     assert set(claims.TABLES) == set(CLAIM_TABLES) == {
         o.name for a in ANALYSES.values() for o in a.outputs.values() if o.claims}
-    assert {i.name for i in ANALYSES["claims"].inputs} == set(CLAIM_TABLES) | {"runs"}
+    assert not set(claims.TABLES) & set(OPTIONAL_CLAIM_TABLES)  # passed to the claims rule, not required by the check
+    assert set(OPTIONAL_CLAIM_TABLES) == {o.name for a in ANALYSES.values() for o in a.outputs.values()
+                                          if o.claims_optional}
+    assert {i.name for i in ANALYSES["claims"].inputs} == set(CLAIM_TABLES) | set(OPTIONAL_CLAIM_TABLES) | {"runs"}
 
 
 @pytest.mark.slow

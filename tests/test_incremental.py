@@ -48,9 +48,11 @@ def planned(wf: Workflow, *args: str) -> list[str]:
     return sorted(job for job in jobs if job != "all")
 
 
-def run_jobs(run: str) -> list[str]:
-    """The per-run jobs of one run: its parameters, its training and its embeddings (of all its splits)."""
-    return sorted([f"run_params[run={run}]", f"train[run={run}]", f"embed[run={run}]"])
+def run_jobs(run: str, baseline: bool) -> list[str]:
+    """The per-run jobs of one run: its parameters, its training and its embeddings (of all its splits), and for a
+    baseline run (no mitigation) those of its encoder at initialisation."""
+    return sorted([f"run_params[run={run}]", f"train[run={run}]", f"embed[run={run}]",
+                   *([f"embed_init[run={run}]"] if baseline else [])])
 
 
 def is_per_run(job: str) -> bool:
@@ -99,7 +101,7 @@ def test_runs_tsv_lists_every_run_with_its_resolved_hyperparameters(wf):
 
 def test_the_workstation_profile_gave_each_gpu_job_one_gpu(wf):
     claims = re.findall(r"gpu-shell: GPU (\d+) ", wf.log.stderr)
-    assert len(claims) == 2 + 2  # every train and embed job, and no other
+    assert len(claims) == 2 + 2 + 1  # every train and embed job, RUN_A's embed_init, and no other
     assert set(claims) <= {"0", "1"}
 
 
@@ -109,7 +111,7 @@ def test_changing_one_runs_hyperparameter_reruns_that_run_and_the_aggregates(wf)
     config["overrides"] = {RUN_A: {"epochs": 3}}
     wf.write_config(config)
     jobs = planned(wf)
-    assert [j for j in jobs if is_per_run(j)] == run_jobs(RUN_A)
+    assert [j for j in jobs if is_per_run(j)] == run_jobs(RUN_A, baseline=True)
     assert jobs == downstream
     assert {"runs_table", "norm_vs_ood", "norm_growth"} <= set(jobs)
     assert not [j for j in jobs if j.startswith(("prepare_dataset", "human_labels", "imbalanced_split", "simulate"))]
@@ -119,7 +121,7 @@ def test_a_mitigation_setting_reruns_only_the_runs_that_use_it(wf):
     config = two_runs()
     config["mitigations"]["cut"]["cut"] = 4
     wf.write_config(config)
-    assert [j for j in planned(wf) if is_per_run(j)] == run_jobs(RUN_B)
+    assert [j for j in planned(wf) if is_per_run(j)] == run_jobs(RUN_B, baseline=False)
 
 
 def test_adding_a_run_adds_only_its_jobs_and_the_aggregates(wf):
@@ -127,7 +129,7 @@ def test_adding_a_run_adds_only_its_jobs_and_the_aggregates(wf):
     config = two_runs()
     config["include"] = [{"model": "simclr", "optimizer": "adam", "mitigation": "none", "dataset": "synth", "seed": 0}]
     wf.write_config(config)
-    assert planned(wf) == sorted(run_jobs("simclr-adam-none-synth-small-s0") + aggregates)
+    assert planned(wf) == sorted(run_jobs("simclr-adam-none-synth-small-s0", baseline=True) + aggregates)
 
 
 def test_changing_analysis_code_reruns_only_the_analyses(wf, tmp_path, monkeypatch):

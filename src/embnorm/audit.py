@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from embnorm import io, paths, provenance
-from embnorm.analysis.registry import config_options
+from embnorm.analysis.registry import ANALYSES, analysis_runs, config_options, init_encoder_runs
 from embnorm.config import ConfigError, find_schema, params_hash, role_datasets, run_table, validate_config
 from embnorm.errors import EmbnormError
 
@@ -133,6 +133,8 @@ class Auditor:
         self.records, self.bad_records = provenance.collect(self.root)
         self.on_disk = disk_artifacts(self.root)
         self.runs = {r["run_id"]: r for r in run_table(config)} if config is not None else None
+        self.default_weight_decay = {m: spec["weight_decay"] for m, spec in config["models"].items()} \
+            if config is not None else {}
         self.config = config
         self.findings: dict[str, Finding] = {}
         self._digests: dict[str, str] = {}
@@ -147,7 +149,9 @@ class Auditor:
             self.findings[path] = Finding(path, "modified", why)
         for path in sorted(self.on_disk | set(self.records)):
             self.check(path)
-        expected = [(run, path) for run in sorted(self.runs or ()) for path in expected_files(self.runs[run])]
+        init = set(init_encoder_runs(list(self.runs.values()), self.default_weight_decay)) if self.runs else set()
+        expected = [(run, path) for run in sorted(self.runs or ())
+                    for path in expected_files(self.runs[run], run in init)]
         for run, path in expected:
             if path not in self.findings:
                 self.findings[path] = Finding(path, "missing", f"run '{run}' of the current config has no such file")
@@ -224,8 +228,8 @@ class Auditor:
             runs = [provenance.run_of(provenance.artifact_name(p, self.root) or "") for p in params]
             if None in runs:
                 return f"made from a params file outside this project's runs: {params[runs.index(None)]}"
-        if runs is not None and set(runs) != set(self.runs):
-            added, dropped = sorted(set(self.runs) - set(runs)), sorted(set(runs) - set(self.runs))
+        if runs is not None and set(runs) != (wanted := self.aggregate_runs(args)):
+            added, dropped = sorted(wanted - set(runs)), sorted(set(runs) - wanted)
             change = "; ".join(f"{what} {', '.join(ids[:2])}{' ...' if len(ids) > 2 else ''}"
                                for what, ids in (("added", added), ("dropped", dropped)) if ids)
             return f"made from another set of runs than the current config's ({change})"
@@ -239,6 +243,14 @@ class Auditor:
             if current is not None and current != args[option]:
                 return f"made with {'.'.join(key)} = {args[option]!r}, the current config gives {current!r}"
         return None
+
+    def aggregate_runs(self, args: dict) -> set[str]:
+        """The runs of the current config that the aggregate command of `args` reads (its declaration's `runs`)."""
+        command = " ".join(str(args[k]) for k in ("command", "what") if args.get(k))
+        analysis = next((a for a in ANALYSES.values() if a.command == command), None)
+        if analysis is None:
+            return set(self.runs)
+        return set(analysis_runs(analysis, list(self.runs.values()), self.default_weight_decay))
 
     def params_change(self, run: str, record: dict) -> str:
         """Which hyper-parameters differ, read from the run's params.json when it is the one the file was made with."""
@@ -281,11 +293,13 @@ class Auditor:
                               f"(first {differ[0]}); run the workflow or `embnorm manifest` again")
 
 
-def expected_files(run: dict) -> list[str]:
-    """What every run of the config must have: its parameters, checkpoint, metrics and the embeddings of each role."""
+def expected_files(run: dict, init: bool = False) -> list[str]:
+    """What every run of the config must have: its parameters, checkpoint, metrics and the embeddings of each role;
+    with `init` (a run whose encoder at initialisation an analysis reads) those of the initial encoder too."""
     files = [paths.fmt(t, run=run["run_id"]) for t in EXPECTED_PER_RUN]
-    return files + [paths.fmt(paths.RUN_EMBEDDINGS, run=run["run_id"], dataset=d, split=s)
-                    for d, s in role_datasets(run).values()]
+    embeddings = (paths.RUN_EMBEDDINGS, paths.RUN_EMBEDDINGS_INIT) if init else (paths.RUN_EMBEDDINGS,)
+    return files + [paths.fmt(template, run=run["run_id"], dataset=d, split=s)
+                    for template in embeddings for d, s in role_datasets(run).values()]
 
 
 def _job(record: dict) -> str:

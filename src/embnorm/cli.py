@@ -114,7 +114,7 @@ def cmd_train(args):
 def cmd_embed(args):
     from embnorm.embed import embed_run
 
-    embed_run(args.params, args.checkpoint, args.splits, args.out, args.indices, threads=args.threads)
+    embed_run(args.params, args.checkpoint, args.splits, args.out, args.indices, threads=args.threads, init=args.init)
 
 
 def cmd_config_reference(args):
@@ -228,6 +228,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--indices", default=None, help="a run on an imbalanced subset: its indices.npy")
     p.add_argument("--out", required=True, help="the folder to write <dataset>-<split>.npz files to")
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--init", action="store_true", help="embed with the run's encoder at initialisation (rebuilt from "
+                   "its seed, checked against the checkpoint's digest, BatchNorm statistics of its probe images)")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("config-reference", help="print the configuration reference (Markdown) from the schema")

@@ -8,6 +8,11 @@ the source's train and test, and the OOD partner's) into one folder, a file `<da
     embnorm embed --params results/runs/R/params.json --checkpoint results/runs/R/checkpoint.pt \
         --splits resources/datasets/synth/train resources/datasets/synth/test ... --out results/runs/R/embeddings
 
+`--init` embeds the same splits with the run's encoder at initialisation instead (`train/initial.py`: rebuilt from
+the run's seed, checked bit-identical against the digest its checkpoint records, BatchNorm statistics re-estimated on
+the run's probe images), into a folder with the same files; the workflow's is `results/runs/<run>/embeddings_init/`.
+Beside the trained encoder's, it shows whether training made a statistic or found it there.
+
 Every sample in original order (no drop_last), model in eval mode, no augmentation, features computed in fp32 with
 autocast off whatever the run's `amp` (monitor.embed_batches). Norms are computed in fp32 before any downcast;
 features of width >= 512 are stored as float16 (they are large), narrower ones as float32.
@@ -26,28 +31,29 @@ from embnorm.data.format import Split, read_split
 from embnorm.errors import EmbnormError
 from embnorm.models import make_model
 from embnorm.train.checkpoint import load_final
+from embnorm.train.initial import initial_model, probe_positions
 from embnorm.train.monitor import embed_batches
 from embnorm.train.step import pick_device
 
 FLOAT16_FROM_DIM = 512
 
 
-def load_model(checkpoint_path, device: torch.device):
-    state = load_final(checkpoint_path)
+def trained_model(state: dict, device: torch.device):
+    """The model of a final checkpoint's `state`, on `device`, in eval mode."""
     model = make_model(state["params"], state["image_size"])
     model.load_state_dict(state["model"])
     return model.to(device).to(memory_format=torch.channels_last).eval()
 
 
 def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=None, threads: int = 0,
-              batch_size: int = 512) -> list[str]:
+              batch_size: int = 512, init: bool = False) -> list[str]:
     """Embed the prepared splits in `split_dirs` (exactly the run's roles, `config.role_datasets`) with the model of
-    `checkpoint_path`, into `out_dir`; `indices_path` is the imbalanced subset a run on one trained on. Return the
-    files written."""
+    `checkpoint_path` (`init`: the run's encoder at initialisation), into `out_dir`; `indices_path` is the imbalanced
+    subset a run on one trained on. Return the files written."""
     if threads:
         torch.set_num_threads(threads)
     params = io.read_json(params_path)
-    model = load_model(checkpoint_path, pick_device("auto"))
+    state = load_final(checkpoint_path)  # a damaged checkpoint is named before any split is read
     splits = {}
     for directory in split_dirs:
         split = read_split(directory)
@@ -56,6 +62,12 @@ def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=No
     if set(splits) != roles:
         show = lambda pairs: ", ".join(f"{d}/{s}" for d, s in sorted(pairs)) or "none"  # noqa: E731
         raise EmbnormError(f"{params['run_id']}: embeds the splits {show(roles)}; given {show(splits)}")
+    device = pick_device("auto")
+    if init:
+        probe = probe_images(params, splits[params["source"], "train"], indices_path)
+        model = initial_model(state, checkpoint_path, probe, device)
+    else:
+        model = trained_model(state, device)
     written = []
     for (dataset, split_name), split in splits.items():
         out = str(Path(out_dir) / paths.EMBEDDING_FILE.format(dataset=dataset, split=split_name))
@@ -65,6 +77,20 @@ def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=No
     return written
 
 
+def probe_images(params: dict, train: Split, indices_path=None) -> np.ndarray:
+    """The run's probe images (uint8), as the training monitor draws them from the images it trains on."""
+    rows = _indices(params, indices_path) if params["imbalanced"] else np.arange(len(train.labels))
+    probe = probe_positions((params["base_seed"], params["seed"]), params["probe_size"], len(rows))
+    return np.asarray(train.images[rows[probe]])
+
+
+def _indices(params: dict, indices_path) -> np.ndarray:
+    if indices_path is None:
+        raise EmbnormError(f"{params['run_id']}: trains on an imbalanced subset of {params['source']}; give its "
+                           "indices (--indices)")
+    return io.read_npy(indices_path)
+
+
 def trained_on(params: dict, dataset: str, split: str, n: int, indices_path=None) -> np.ndarray:
     """Which rows of a split the run trained on: the imbalanced subset of its source's train split (the indices in
     `indices_path`), else all or none."""
@@ -72,11 +98,8 @@ def trained_on(params: dict, dataset: str, split: str, n: int, indices_path=None
         return np.zeros(n, bool)
     if not params["imbalanced"]:
         return np.ones(n, bool)
-    if indices_path is None:
-        raise EmbnormError(f"{params['run_id']}: trains on an imbalanced subset of {dataset}; give its indices "
-                           "(--indices)")
     mask = np.zeros(n, bool)
-    mask[io.read_npy(indices_path)] = True
+    mask[_indices(params, indices_path)] = True
     return mask
 
 

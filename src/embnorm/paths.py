@@ -36,6 +36,8 @@ RUN_LOG = RUN_DIR + "/train.log"
 RUN_EMBEDDINGS_DIR = RUN_DIR + "/embeddings"  # one embed job per run writes all of its splits here
 EMBEDDING_FILE = "{dataset}-{split}.npz"  # one split's features inside a run's embeddings folder
 RUN_EMBEDDINGS = RUN_EMBEDDINGS_DIR + "/" + EMBEDDING_FILE
+RUN_EMBEDDINGS_INIT_DIR = RUN_DIR + "/embeddings_init"  # the same files, of the run's encoder at initialisation
+RUN_EMBEDDINGS_INIT = RUN_EMBEDDINGS_INIT_DIR + "/" + EMBEDDING_FILE
 
 # aggregates
 TABLE = RESULTS + "/tables/{name}.tsv"

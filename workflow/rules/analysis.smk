@@ -6,6 +6,9 @@
 ALL_METRICS = [paths.fmt(paths.RUN_METRICS, run=r) for r in RUNS]
 # Every table and figure of the analyses: final_outputs (rules/common.smk) requests them.
 ANALYSIS_OUTPUTS = [o.path for analysis in ANALYSES.values() for o in analysis.outputs.values()]
+# The human label files of the runs' source datasets that have them (in the order of HUMAN_SOURCES).
+HUMAN_LABEL_FILES = [paths.fmt(paths.HUMAN_LABELS_N, dataset=d) for d in HUMAN_SOURCES]
+HUMAN_PROB_FILES = [paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset=d) for d in HUMAN_SOURCES]
 
 
 rule simulate_gradients:
@@ -121,8 +124,8 @@ rule human_agreement:
     input:
         params=all_params(),
         embeddings=all_embeddings(),
-        human_labels=[paths.fmt(paths.HUMAN_LABELS_N, dataset=d) for d in HUMAN_SOURCES],
-        human_probs=[paths.fmt(paths.HUMAN_LABELS_H_PROBS, dataset=d) for d in HUMAN_SOURCES],
+        human_labels=HUMAN_LABEL_FILES,
+        human_probs=HUMAN_PROB_FILES,
     output:
         **analysis_outputs("human_agreement"),
     log:
@@ -154,9 +157,29 @@ rule mitigation:
         analysis_shell("mitigation")
 
 
+rule confidence_init:
+    input:
+        params=all_params(analysis_run_ids("confidence_init")),
+        embeddings=init_embeddings(analysis_run_ids("confidence_init")),
+        human_labels=HUMAN_LABEL_FILES,
+        human_probs=HUMAN_PROB_FILES,
+    output:
+        **analysis_outputs("confidence_init"),
+    log:
+        paths.fmt(paths.LOGS, name="confidence_init"),
+    conda:
+        "../../envs/embnorm.yaml"
+    params:
+        code=ANALYSIS_CODE,
+        options=analysis_options("confidence_init"),
+    shell:
+        analysis_shell("confidence_init")
+
+
 rule claims:
     input:
         **CLAIM_TABLES,
+        **OPTIONAL_CLAIM_TABLES,  # the encoders at initialisation, shown beside the trained values
         runs=paths.RUNS_TABLE,  # which claims this config can decide, from its run table (claims/plan.py)
     output:
         **analysis_outputs("claims"),

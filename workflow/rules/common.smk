@@ -7,7 +7,16 @@ import sys
 from snakemake.utils import validate
 
 from embnorm import paths
-from embnorm.analysis.registry import ANALYSES, CLAIM_TABLES, flag, option_args, option_values
+from embnorm.analysis.registry import (
+    ANALYSES,
+    CLAIM_TABLES,
+    OPTIONAL_CLAIM_TABLES,
+    analysis_runs,
+    flag,
+    init_encoder_runs,
+    option_args,
+    option_values,
+)
 from embnorm.config import ConfigError, complete_models, role_datasets, run_table
 from embnorm.data.sources import LOCAL, needs_download
 from embnorm.data.validate import check_config
@@ -147,9 +156,20 @@ def embed_inputs(wildcards):
     return inputs
 
 
+def embed_checked(wildcards):
+    """The check_dataset records of the datasets a run is embedded on (its dataset and its OOD partner)."""
+    run = RUNS[wildcards.run]
+    return [paths.fmt(paths.DATASET_CHECK, dataset=d) for d in (run["dataset"], run["ood"]) if d]
+
+
 def all_embeddings():
     """Every run's embeddings folder (one embed job each)."""
     return [paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=r) for r in RUNS]
+
+
+def init_embeddings(runs):
+    """The runs' embeddings folders of their encoders at initialisation (one embed_init job each)."""
+    return [paths.fmt(paths.RUN_EMBEDDINGS_INIT_DIR, run=r) for r in runs]
 
 
 def output_patterns(rule):
@@ -159,14 +179,14 @@ def output_patterns(rule):
     ]
 
 
-def all_params():
-    return [paths.fmt(paths.RUN_PARAMS, run=r) for r in RUNS]
+def all_params(runs=RUNS):
+    return [paths.fmt(paths.RUN_PARAMS, run=r) for r in runs]
 
 
 def final_outputs():
     outputs = [paths.RUNS_TABLE]
     outputs += [paths.fmt(paths.RUN_CHECKPOINT, run=r) for r in RUNS]
-    outputs += all_embeddings()
+    outputs += all_embeddings() + init_embeddings(INIT_RUNS)
     outputs += [paths.fmt(t, name=n) for n in ("norm_vs_ood", "training") for t in (paths.TABLE, paths.TABLE_MD)]
     outputs += [
         paths.fmt(t, name=n) for n in ("norm_vs_ood", "norm_growth") for t in (paths.FIGURE_PNG, paths.FIGURE_PDF)
@@ -201,6 +221,14 @@ DERIVED_OPTIONS = {
     "default_weight_decay": {model: spec["weight_decay"] for model, spec in config["models"].items()},
     "human_datasets": HUMAN_SOURCES,
 }
+# The runs whose encoder at initialisation is embedded too: those an analysis of such embeddings reads (the baseline
+# runs, which the confidence claims read; embnorm.analysis.registry.init_encoder_runs).
+INIT_RUNS = init_encoder_runs(list(RUNS.values()), DERIVED_OPTIONS["default_weight_decay"])
+
+
+def analysis_run_ids(rule):
+    """The runs whose files an analysis rule reads (its declaration's `runs`)."""
+    return analysis_runs(ANALYSES[rule], list(RUNS.values()), DERIVED_OPTIONS["default_weight_decay"])
 
 
 def analysis_outputs(rule):

@@ -89,6 +89,13 @@ def norms(arrays: dict, layer: str) -> np.ndarray:
     return arrays[f"{layer}_norm"].astype(np.float64)
 
 
+def is_baseline(frame, default_weight_decay: dict[str, float]):
+    """Rows (a DataFrame of runs or of their table rows) of runs trained without a mitigation: no cut, no GradScale,
+    the model's default weight decay. The confidence claims read these runs."""
+    default = frame.model.map(default_weight_decay)
+    return (frame.cut == 1) & (frame.gradscale == 0) & np.isclose(frame.weight_decay.astype(float), default)
+
+
 def run_columns(params: dict) -> dict:
     return {c: params[c] for c in RUN_COLUMNS}
 

@@ -20,17 +20,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embnorm.analysis.common import GROUP_COLUMNS, Run, load_bank, load_embeddings, norms, run_columns, trained_rows
+from embnorm.analysis.common import (GROUP_COLUMNS, Run, is_baseline, load_bank, load_embeddings, norms, run_columns,
+                                    trained_rows)
 from embnorm.analysis.stats import spearman
 from embnorm.evaluation.knn import KNN_FEATURES, knn_predict
 
 log = logging.getLogger(__name__)
-
-
-def is_baseline(frame: pd.DataFrame, default_weight_decay: dict[str, float]) -> pd.Series:
-    """Rows of runs trained without a mitigation: no cut, no GradScale, the model's default weight decay."""
-    default = frame.model.map(default_weight_decay)
-    return (frame.cut == 1) & (frame.gradscale == 0) & np.isclose(frame.weight_decay.astype(float), default)
 
 
 def epoch_table(metrics: pd.DataFrame, default_weight_decay: dict[str, float]) -> pd.DataFrame:

@@ -3,7 +3,9 @@ captions, and which of them the claims check reads.
 
 Everything else is derived from `ANALYSES`: the argparse arguments of each command (`present/commands.py`), the
 rules' option params, outputs and report entries and the claims rule's inputs (`workflow/rules/analysis.smk`), the
-tables `check_claims` reads (`analysis.claims.TABLES`), the options the audit compares with the config
+tables `check_claims` reads (`analysis.claims.TABLES`) and those the claims rule passes beside them
+(`OPTIONAL_CLAIM_TABLES`), the runs whose files a rule reads and whose initial encoder is embedded (`analysis_runs`,
+`init_encoder_runs`; the workflow and the audit), the options the audit compares with the config
 (`audit.AGGREGATE_OPTIONS`), and the schema's `analysis` block (`config_schema_block`, written into
 `workflow/schemas/config.schema.yaml` by `make config-reference`; tests/test_analysis_registry.py fails when they
 drift). docs/adding-an-analysis.md lists the steps to add one.
@@ -63,7 +65,9 @@ class Input:
 @dataclass(frozen=True)
 class Output:
     """A file an analysis writes: `results/<kind's folder>/<name>.<ext>`. `caption` names its report caption
-    (workflow/report/<caption>.rst; empty: not in the report); `claims`: the claims check reads it as `tables[name]`."""
+    (workflow/report/<caption>.rst; empty: not in the report); `claims`: the claims check reads it as `tables[name]`
+    (it requires it); `claims_optional`: the claims rule passes it too, and the claims command hands it on as
+    `tables[name]`, but the check does not require it (a table shown beside a claim, not one it is decided on)."""
 
     kind: str
     name: str
@@ -71,6 +75,7 @@ class Output:
     category: str = ""
     subcategory: str = ""
     claims: bool = False
+    claims_optional: bool = False
 
     @property
     def path(self) -> str:
@@ -80,7 +85,8 @@ class Output:
 @dataclass(frozen=True)
 class Analysis:
     """One analysis rule and the `embnorm` command it runs; `outputs` maps the command's output argument (and the
-    rule's output key) to the file."""
+    rule's output key) to the file. `runs`: whose files it reads, "all" runs of the config or the "baseline" ones
+    (`analysis_runs`)."""
 
     rule: str
     command: str
@@ -88,6 +94,7 @@ class Analysis:
     inputs: tuple[Input, ...]
     options: tuple[Option, ...]
     outputs: dict[str, Output] = field(default_factory=dict)
+    runs: str = "all"
 
 
 # ---- the options (the schema's `analysis` block is generated from these, in this order) ----
@@ -135,6 +142,10 @@ PARAMS = Input("params", "the runs' params.json files")
 EMBEDDINGS = Input("embeddings", "the runs' embeddings folders, in the order of --params "
                                  f"(each holds {paths.EMBEDDING_FILE})")
 METRICS = Input("metrics", "the runs' metrics.tsv files, in the order of --params")
+EMBEDDINGS_INIT = Input("embeddings", "the runs' embeddings folders of their encoders at initialisation, in the order "
+                                      f"of --params (each holds {paths.EMBEDDING_FILE})", nargs="*")
+HUMAN_LABELS = Input("human_labels", "CIFAR-N layout label files, one per --human-datasets entry", nargs="*")
+HUMAN_PROBS = Input("human_probs", "CIFAR-10H layout probability files, one per --human-datasets entry", nargs="*")
 
 
 def _figure(name: str, caption: str = "", category: str = "", subcategory: str = "", prefix: str = "") -> dict:
@@ -143,10 +154,10 @@ def _figure(name: str, caption: str = "", category: str = "", subcategory: str =
 
 
 def _table(name: str, caption: str = "", category: str = "", subcategory: str = "", prefix: str = "",
-           claims: bool = False) -> dict:
-    """A table's TSV (in the report when it has a caption; read by the claims check if `claims`) and Markdown, keyed
-    `<prefix>tsv` and `<prefix>md`."""
-    return {f"{prefix}tsv": Output("tsv", name, caption, category, subcategory, claims),
+           claims: bool = False, claims_optional: bool = False) -> dict:
+    """A table's TSV (in the report when it has a caption; read by the claims check if `claims`, passed to it if
+    `claims_optional`) and Markdown, keyed `<prefix>tsv` and `<prefix>md`."""
+    return {f"{prefix}tsv": Output("tsv", name, caption, category, subcategory, claims, claims_optional),
             f"{prefix}md": Output("md", name)}
 
 
@@ -182,9 +193,7 @@ _ANALYSES = (
               **_table("knn_spearman", "knn_spearman", CONFIDENCE, "kNN correctness", prefix="stats_", claims=True),
               **_figure("knn_buckets", "knn_buckets", CONFIDENCE, "kNN correctness")}),
     Analysis("human_agreement", "human-agreement", "Fig. 4: human confidence per norm bucket",
-             (PARAMS, EMBEDDINGS,
-              Input("human_labels", "CIFAR-N layout label files, one per --human-datasets entry", nargs="*"),
-              Input("human_probs", "CIFAR-10H layout probability files, one per --human-datasets entry", nargs="*")),
+             (PARAMS, EMBEDDINGS, HUMAN_LABELS, HUMAN_PROBS),
              (LAYER, BUCKETS, MIN_COUNT, MIN_COUNT_HUMAN, NORMALIZATION, RESAMPLES, SEED, HUMAN_DATASETS),
              {**_table("human_buckets", prefix="buckets_"),
               **_table("human_spearman", "human_spearman", CONFIDENCE, "Human labels", prefix="stats_", claims=True),
@@ -196,14 +205,30 @@ _ANALYSES = (
               **_table("minority_majority", "minority_majority", MITIGATION, prefix="imbalance_"),
               **_figure("mitigation", "mitigation", MITIGATION, prefix="epochs_"),
               **_figure("class_metrics", "class_metrics", MITIGATION, prefix="classes_")}),
+    # The confidence claims' (C7-C10) tables of the four analyses above, from each run's encoder at initialisation
+    # (its `embeddings_init` folder): same functions, options and columns, `_init` names, no figures. Beside the
+    # trained values they show whether training made a statistic or found it there.
+    Analysis("confidence_init", "analyze confidence-init",
+             "the confidence claims' tables (norm_vs_ood, knn_spearman, human_spearman, class_metrics) of the runs' "
+             "encoders at initialisation",
+             (Input("params", "the baseline runs' params.json files (possibly none)", nargs="*"), EMBEDDINGS_INIT,
+              HUMAN_LABELS, HUMAN_PROBS),
+             (LAYER, BUCKETS, KNN_K, MIN_COUNT, MIN_COUNT_HUMAN, RESAMPLES, SEED, HUMAN_DATASETS),
+             {**_table("norm_vs_ood_init", prefix="ood_", claims_optional=True),
+              **_table("knn_spearman_init", prefix="knn_", claims_optional=True),
+              **_table("human_spearman_init", prefix="human_", claims_optional=True),
+              **_table("class_metrics_init", prefix="classes_", claims_optional=True)}, runs="baseline"),
 )
 
-# The tables the claims check reads, by key (the output's name), and their files.
+# The tables the claims check reads, by key (the output's name), and their files; and those the claims rule passes
+# as well, which the check may read but does not require.
 CLAIM_TABLES = {o.name: o.path for a in _ANALYSES for o in a.outputs.values() if o.claims}
+OPTIONAL_CLAIM_TABLES = {o.name: o.path for a in _ANALYSES for o in a.outputs.values() if o.claims_optional}
 
 ANALYSES = {a.rule: a for a in (*_ANALYSES, Analysis(
     "claims", "claims", "the claims check C1-C14 (pre-registered rules) from the analysis tables",
     (*(Input(name, f"the {name} table", nargs=None) for name in CLAIM_TABLES),
+     *(Input(name, f"the {name} table (optional)", nargs=None, required=False) for name in OPTIONAL_CLAIM_TABLES),
      Input("runs", "the run table (results/runs.tsv): the tables then say which claims this config cannot decide",
            nargs=None, required=False)),
     (DEFAULT_WEIGHT_DECAY, RESAMPLES, SEED, HUMAN_DATASETS),
@@ -212,6 +237,29 @@ ANALYSES = {a.rule: a for a in (*_ANALYSES, Analysis(
 
 
 # ---- derived views ----
+
+def analysis_runs(analysis: Analysis, runs: list[dict], default_weight_decay: dict[str, float]) -> list[str]:
+    """The ids of the runs (resolved params, in run-table order) whose files `analysis` reads: all, or the baseline
+    runs (no cut, no GradScale, the model's default weight decay: those the confidence claims read)."""
+    if analysis.runs not in ("all", "baseline"):
+        raise ValueError(f"analysis {analysis.rule}: runs must be 'all' or 'baseline', not {analysis.runs!r}")
+    ids = [run["run_id"] for run in runs]
+    if analysis.runs == "all" or not runs:
+        return ids
+    import pandas as pd
+
+    from embnorm.analysis.common import is_baseline
+
+    return [i for i, keep in zip(ids, is_baseline(pd.DataFrame(runs), default_weight_decay)) if keep]
+
+
+def init_encoder_runs(runs: list[dict], default_weight_decay: dict[str, float]) -> list[str]:
+    """The runs whose encoder at initialisation is embedded (`embeddings_init`): those an analysis that reads such
+    embeddings reads, in run-table order."""
+    wanted = {i for a in ANALYSES.values() if EMBEDDINGS_INIT in a.inputs
+              for i in analysis_runs(a, runs, default_weight_decay)}
+    return [run["run_id"] for run in runs if run["run_id"] in wanted]
+
 
 def config_options() -> dict[str, tuple[str, ...]]:
     """argparse name -> config key of every option the workflow sets from a config key (the audit's list)."""

@@ -131,6 +131,28 @@ def cmd_mitigation(args):
     figures_mitigation.classes(classes, args.classes_png, args.classes_pdf)
 
 
+def cmd_confidence_init(args):
+    """norm_vs_ood, knn_buckets' and human_agreement's Spearman tables and mitigation's class table, computed as those
+    commands compute them, on the runs' embeddings of their encoders at initialisation."""
+    from embnorm.analysis import mitigation
+    from embnorm.analysis.buckets import knn_buckets
+    from embnorm.analysis.common import load_runs
+    from embnorm.analysis.human import human_agreement
+    from embnorm.analysis.ood import norm_vs_ood
+    from embnorm.present.tables import write_table
+
+    _set_threads()
+    runs = load_runs(args.params, args.embeddings)
+    human = human_files(args.human_datasets, args.human_labels, args.human_probs)
+    _, knn = knn_buckets(runs, args.layer, args.buckets, args.k, args.min_count, args.resamples, args.seed)
+    _, agreement = human_agreement(runs, human, args.layer, args.buckets, args.min_count_human, args.min_count,
+                                   args.resamples, args.seed)
+    write_table(norm_vs_ood(runs, args.layer), args.ood_tsv, args.ood_md)
+    write_table(knn, args.knn_tsv, args.knn_md)
+    write_table(agreement, args.human_tsv, args.human_md)
+    write_table(mitigation.class_table(runs, args.layer), args.classes_tsv, args.classes_md)
+
+
 def cmd_weight_decay(args):
     from embnorm.analysis.growth import weight_decay_sweep
     from embnorm.present import figures_mitigation
@@ -180,7 +202,7 @@ COMMANDS = {
     "simulate_gradients": cmd_simulate_gradients, "simulate_convergence": cmd_simulate_convergence,
     "simulate_imbalance": cmd_simulate_imbalance, "norm_vs_ood": cmd_norm_vs_ood, "norm_growth": cmd_norm_growth,
     "weight_decay": cmd_weight_decay, "knn_buckets": cmd_knn_buckets, "human_agreement": cmd_human_agreement,
-    "mitigation": cmd_mitigation, "claims": cmd_claims,
+    "mitigation": cmd_mitigation, "confidence_init": cmd_confidence_init, "claims": cmd_claims,
 }  # analysis rule -> the function its command runs
 TYPES = {"integer": int, "number": float, "string": str, "object": _json}
 

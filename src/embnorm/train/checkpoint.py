@@ -72,9 +72,12 @@ def load_resume(path, params: dict) -> dict | None:
     return state
 
 
-def save_final(path, params: dict, model, image_size: int, num_classes: int, epoch: int):
+def save_final(path, params: dict, model, image_size: int, num_classes: int, epoch: int, init_digest: str):
+    """`init_digest`: `initial.state_digest` of the model as built, before any step (the embed stage's rebuild of the
+    initial encoder is checked against it)."""
     io.save_torch(path, {"params": params, "params_hash": params_hash(params), "model": model.state_dict(),
-                         "image_size": image_size, "num_classes": num_classes, "epoch": epoch})
+                         "image_size": image_size, "num_classes": num_classes, "epoch": epoch,
+                         "init_digest": init_digest})
 
 
 def load_final(path) -> dict:

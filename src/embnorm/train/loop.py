@@ -29,7 +29,7 @@ from embnorm import io, seeding
 from embnorm.data.format import Split
 from embnorm.errors import EmbnormError
 from embnorm.models import build_model
-from embnorm.train import checkpoint
+from embnorm.train import checkpoint, initial
 from embnorm.train.augment import recipe_for
 from embnorm.train.monitor import Monitor, bank_name
 from embnorm.train.optim import build_optimizer, set_learning_rates
@@ -102,8 +102,7 @@ def data_on_device(params: dict, keys: tuple, train_split: Split, test_split: Sp
     split_labels = torch.from_numpy(np.array(train_split.labels)).to(device)
     idx = np.arange(len(split_labels)) if train_indices is None else np.asarray(train_indices)
     images = split_images if train_indices is None else split_images[torch.from_numpy(idx).to(device)]
-    probe_rng = np.random.default_rng(seeding.derive(*keys, seeding.PROBE))
-    probe = images[torch.from_numpy(np.sort(probe_rng.permutation(len(idx))[: params["probe_size"]])).to(device)]
+    probe = images[torch.from_numpy(initial.probe_positions(keys, params["probe_size"], len(idx))).to(device)]
     test_images = torch.from_numpy(np.array(test_split.images)).to(device)  # a copy: the split may be memory-mapped
     monitor = Monitor(params, probe, split_images, split_labels, test_images,
                       torch.from_numpy(test_split.labels).to(device), train_split.num_classes,
@@ -200,6 +199,7 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     run = run_budget(params, train_split, train_indices)
     images, monitor = data_on_device(params, keys, train_split, test_split, train_indices, run, device)
     model, optimizer = model_and_optimizer(params, train_split.image_size, device)
+    init_digest = initial.state_digest(model)  # the final checkpoint records it: embed --init checks its rebuild
     batch, accumulate, epochs, steps = params["batch_size"], params["accumulate"], run.epochs, run.steps_per_epoch
     total_steps, recipe = run.total_steps, recipe_for(params)
     metrics, start_epoch, start_step, partial, resumed = start_or_resume(params, model, optimizer, monitor, resume_path)
@@ -237,5 +237,6 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
     if last_epoch < epochs:  # a deliberate partial run: resume.pt was written above
         return
     write_metrics(metrics_path, params, metrics, run, monitor.protocol())
-    checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs)
+    checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs,
+                          init_digest)
     Path(resume_path).unlink(missing_ok=True)
