@@ -40,7 +40,7 @@ def test_the_preset_gives_every_claim_the_runs_and_seeds_its_rule_needs():
     config = layered(preset())
     assert undecided(config) == {}
     runs = planned_training(run_table(config))
-    assert len(runs) == 45
+    assert len(runs) == 48
     # every setting (model x optimizer x mitigation x dataset) has 3 seeds
     assert set(runs.groupby(["model", "optimizer", "mitigation", "dataset"]).seed.nunique()) == {3}
 
@@ -48,7 +48,7 @@ def test_the_preset_gives_every_claim_the_runs_and_seeds_its_rule_needs():
 @pytest.mark.parametrize("change, claims", [
     (lambda p: p["grid"].update(seed=[0, 1]), {"C11", "C12"}),  # two seeds: the paired CI needs three
     (lambda p: p.update(include=[r for r in p["include"] if r["dataset"] != "synth_ood"]), {"C7"}),
-    (lambda p: p.update(include=[r for r in p["include"] if r["mitigation"] != "large_wd"]), {"C13"}),
+    (lambda p: p.update(include=[r for r in p["include"] if r["mitigation"] != "wd_e1"]), {"C13"}),  # SimSiam: 2 wd
     (lambda p: p.update(include=[r for r in p["include"] if r["optimizer"] != "adam"]), {"C14"}),
     (lambda p: p["grid"].update(dataset=["synth"]), {"C10", "C12"}),
 ])
@@ -69,20 +69,42 @@ def test_the_default_study_names_the_claims_it_cannot_decide():
 
 
 def test_the_preset_takes_data_and_recipe_from_the_defaults():
-    """Only the grid, the sweep's mitigations and Adam's warm-up are the preset's; Adam's warm-up is the defaults'
-    scaled SGD warm-up (so a change of the default recipe shows up here)."""
+    """Only the grid, the sweep's mitigations and Adam's warm-up are the preset's; Adam's warm-up is the defaults' SGD
+    warm-up in steps, and every run's step budget is the defaults' (so a change of the default recipe shows up here)."""
     overlay = preset()
+    defaults = default_config()
     assert set(overlay) == {"grid", "include", "mitigations", "optimizers"}
-    assert overlay["optimizers"]["adam"]["warmup_epochs"] == default_config()["optimizers"]["sgd"]["warmup_epochs"]
-    config = layered(overlay)
-    assert {r["epochs"] for r in run_table(config)} == {default_config()["train"]["epochs"]}
+    assert overlay["optimizers"]["adam"]["warmup_steps"] == defaults["optimizers"]["sgd"]["warmup_steps"]
+    runs = run_table(layered(overlay))
+    assert {r["steps"] for r in runs if r["model"] == "simclr"} == {defaults["train"]["steps"]}
+    assert {r["steps"] for r in runs if r["model"] == "simsiam"} == {defaults["models"]["simsiam"]["steps"]}
+
+
+def test_the_sweep_is_chosen_by_decay_exposure():
+    """The weight decays of the C13 sweep are the ones `train.exposure` gives for the exposures the preset states
+    (to its 3 significant digits), computed on each model's baseline run of the preset."""
+    from embnorm.train.exposure import decay_exposure, schedule_lrs, sweep_for_exposures
+
+    runs = {r["run_id"]: r for r in run_table(layered(preset()))}
+    images = 5000  # synth's train split (config.yaml: the synthetic generator's default size)
+    targets = {"simclr": {0.1: "wd_e01", 1.0: "wd_e1", 3.0: "wd_e3"}, "simsiam": {1.0: "wd_e1"}}
+    for model, wanted in targets.items():
+        base = runs[f"{model}-sgd-none-synth-small-s0"]
+        per_epoch = images // base["batch_size"]
+        total = -(-base["steps"] // per_epoch) * per_epoch
+        expected = sweep_for_exposures(base, total, per_epoch, tuple(wanted))
+        for target, mitigation in wanted.items():
+            run = runs[f"{model}-sgd-{mitigation}-synth-small-s0"]
+            assert run["weight_decay"] == pytest.approx(expected[target], rel=5e-3), (model, target)
+        exposure = decay_exposure(base["weight_decay"], schedule_lrs(base, total, per_epoch), base["sgd_momentum"])
+        assert exposure < 0.25  # the default weight decay is the sweep's low point (E about 0 or 0.19)
 
 
 def test_snakemake_plans_the_preset(workflow):
     """`snakemake -n --configfile config/claims.yaml` from a checkout (config.yaml merged below the preset)."""
     shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
     jobs = workflow.planned_jobs("--configfile", str(PRESET))
-    assert {rule: jobs[rule] for rule in ("train", "embed", "claims")} == {"train": 45, "embed": 45, "claims": 1}
+    assert {rule: jobs[rule] for rule in ("train", "embed", "claims")} == {"train": 48, "embed": 48, "claims": 1}
 
 
 def test_the_claims_table_says_in_one_line_which_claims_this_config_cannot_decide(tmp_path):

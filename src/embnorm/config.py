@@ -34,6 +34,9 @@ BACKBONE_ABBREVIATIONS = {"small": "small", "resnet18": "r18", "resnet50": "r50"
 PATTERN_CHARS = "*?["
 # Optimizer keys that set the learning rate rather than becoming `<optimizer>_<key>` hyper-parameters.
 OPTIMIZER_LR_KEYS = ("lr_per_256", "lr_scale", "warmup_epochs", "warmup_steps")
+# A model's own training budget: set under `models.<model>`, it replaces `train.steps` and the optimizer's warm-up for
+# that model's runs (each method's CPU budget is set on its own learnability; docs/training.md).
+MODEL_BUDGET_KEYS = ("steps", "warmup_steps")
 
 
 class ConfigError(EmbnormError, ValueError):
@@ -48,10 +51,10 @@ def complete_models(config: dict) -> dict:
     for name, given in models.items():
         if name not in METHODS:
             raise ConfigError(f"models.{name}: not a method of the model table; known: {sorted(METHODS)}")
-        unknown = sorted(set(given) - set(METHODS[name].defaults))
+        unknown = sorted(set(given) - set(METHODS[name].defaults) - set(MODEL_BUDGET_KEYS))
         if unknown:
             raise ConfigError(f"models.{name}: {unknown} are not settings of {name}; its settings: "
-                              f"{sorted(METHODS[name].defaults)}")
+                              f"{sorted(METHODS[name].defaults)}, and its budget {list(MODEL_BUDGET_KEYS)}")
     for name, row in METHODS.items():
         models[name] = {**row.defaults, **models.get(name, {})}
     return models
@@ -185,8 +188,8 @@ def warmup_replaced(values: dict) -> dict:
 
 
 def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
-    """All hyper-parameters of one run, in the order they are applied: model, optimizer, train, mitigation
-    (with its per-model values), overrides (patterns first, then the run's own)."""
+    """All hyper-parameters of one run, in the order they are applied: model, optimizer, train, the model's own
+    budget, mitigation (with its per-model values), overrides (patterns first, then the run's own)."""
     model, optimizer, mitigation = factors["model"], factors["optimizer"], factors["mitigation"]
     params: dict[str, Any] = dict(factors)
     params.update(config["models"][model])
@@ -197,6 +200,8 @@ def resolve_run(config: dict, factors: dict) -> dict[str, Any]:
     params["lr_scale"] = opt["lr_scale"]
     params["warmup_epochs"], params["warmup_steps"] = opt["warmup_epochs"], opt.get("warmup_steps")
     params.update(config["train"])
+    params.update({key: value for key, value in config["models"][model].items()
+                   if key in MODEL_BUDGET_KEYS and value is not None})
     params.update({"cut": 1.0, "cut_scope": "all", "gradscale": 0.0})
 
     spec = config["mitigations"][mitigation]
