@@ -59,7 +59,8 @@ def default_config() -> dict:
 
 
 def tiny_config(**train) -> dict:
-    """The default config made tiny: few images, few epochs, small batches (seconds on a CPU)."""
+    """The default config made tiny: few images, 2 epochs (a budget in epochs, 2 warm-up epochs), small batches
+    (seconds on a CPU)."""
     config = default_config()
     for name in ("synth", "synth_ood"):
         config["datasets"][name]["synthetic"].update(n_train=400, n_test=100)
@@ -68,7 +69,9 @@ def tiny_config(**train) -> dict:
                         "simsiam": {"batch_size": 32, "accumulate": 2, "embed_dim": 64, "predictor_dim": 16},
                         "byol": {"batch_size": 32, "embed_dim": 32, "hidden_dim": 64, "predictor_dim": 64}}
     config["analysis"] = {"simulation_epochs": 5, "bootstrap": 200}
-    config["train"].update({"epochs": 2, "knn_every": 1, "checkpoint_every": 1, "probe_size": 64, "knn_k": 20, **train})
+    config["optimizers"]["sgd"] = {"warmup_epochs": 2, "warmup_steps": None}
+    config["train"].update({"epochs": 2, "steps": None, "knn_fractions": None, "knn_every": 1, "checkpoint_every": 1,
+                            "probe_size": 64, "knn_k": 20, **train})
     return config
 
 

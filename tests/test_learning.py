@@ -31,7 +31,9 @@ def learning_params() -> tuple[dict, synthetic.SyntheticSpec]:
     config["grid"] = {"model": ["simclr"], "optimizer": ["sgd"], "mitigation": ["none"], "dataset": ["synth"],
                       "seed": [0]}
     config["include"] = []
-    config["train"].update(epochs=EPOCHS, knn_every=EPOCHS, knn_k=50, device="cpu", threads=1)
+    config["optimizers"]["sgd"] = {"warmup_epochs": 2, "warmup_steps": None}  # a budget in epochs, as measured
+    config["train"].update(epochs=EPOCHS, steps=None, knn_fractions=None, knn_every=EPOCHS, knn_k=50, device="cpu",
+                           threads=1)
     (params,) = run_table(validated(config))
     return params, synthetic.SyntheticSpec(**config["datasets"]["synth"]["synthetic"])
 
