@@ -350,3 +350,18 @@ def test_a_pair_whose_early_evaluations_differ_is_left_out_by_name_not_silently(
     claims = claims_of(tables)
     assert claims.loc["C11", "verdict"] == INCONCLUSIVE
     assert "no pair with the baseline's early evaluation" in claims.loc["C11", "reason"]
+
+
+def test_c5_shows_the_predictor_and_last_bn_norms_beside_its_verdict():
+    tables = good_tables()
+    t = tables["training"]
+    t["init_predictor_norm"], t["final_predictor_norm"] = np.nan, np.nan
+    t["init_last_bn_affine_norm"], t["final_last_bn_affine_norm"] = np.nan, np.nan
+    first = t.index[(t.mitigation == "none") & (t.optimizer == "sgd") & (t.dataset == "bal")][0]
+    t.loc[first, ["init_predictor_norm", "final_predictor_norm"]] = [8.97, 11.8]
+    t.loc[first, ["init_last_bn_affine_norm", "final_last_bn_affine_norm"]] = [21.0, 19.6]
+    before = claims_of(good_tables()).loc["C5", "verdict"]
+    c5 = claims_of(tables).loc["C5"]
+    assert f"{t.loc[first, 'run_id']}: 8.97 -> 11.8" in c5["value"]
+    assert "projector's last BN affine norm, not in the verdict" in c5["value"] and "21 -> 19.6" in c5["value"]
+    assert c5["verdict"] == before

@@ -65,3 +65,16 @@ def test_the_class_table_skips_an_empty_class_with_a_logged_reason(tmp_path, mon
         classes = mitigation.class_table([as_run(p)], "projector")
     assert classes["class"].tolist() == [0, 1] and not classes.train_norm_mean.isna().any()
     assert "imb: class 2 skipped" in caplog.text and "trained on no image" in caplog.text
+
+
+def test_training_summary_carries_the_predictor_and_last_bn_norms_where_a_run_has_them():
+    rng = np.random.default_rng(3)
+    with_heads = pd.DataFrame(random_metrics("a", 4, 2, rng))
+    with_heads["predictor_norm_mean"] = [9.0, 9.5, 10.0, 11.0, 12.0]
+    with_heads["last_bn_affine_norm"] = [20.0, 19.8, 19.6, 19.4, 19.2]
+    without = pd.DataFrame(random_metrics("b", 4, 2, rng, seed=1))
+    summary = growth.training_summary(pd.concat([with_heads.sample(frac=1, random_state=0), without])).set_index(
+        "run_id")
+    assert summary.loc["a", ["init_predictor_norm", "final_predictor_norm"]].tolist() == [9.0, 12.0]
+    assert summary.loc["a", ["init_last_bn_affine_norm", "final_last_bn_affine_norm"]].tolist() == [20.0, 19.2]
+    assert summary.loc["b", ["init_predictor_norm", "final_last_bn_affine_norm"]].isna().all()

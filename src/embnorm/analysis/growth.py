@@ -46,9 +46,25 @@ def early_evaluation(knn: pd.DataFrame) -> pd.Series | None:
     return after.iloc[0] if len(after) else None
 
 
+# Norms reported beside C5's projector norm (NaN where a method has no such tensor): the predictor output, the tensor
+# the loss differentiates in SimSiam and BYOL, and the affine parameters of a BatchNorm that ends the projector, whose
+# scale weight decay shrinks whatever the data do.
+BESIDE_NORMS = {"predictor": "predictor_norm_mean", "last_bn_affine": "last_bn_affine_norm"}
+
+
+def beside_norms(first: pd.Series, last: pd.Series) -> dict:
+    """Initial and final values of the BESIDE_NORMS columns of one run's first and last metrics rows."""
+    out = {}
+    for name, column in BESIDE_NORMS.items():
+        out[f"init_{name}_norm"] = first.get(column, float("nan"))
+        out[f"final_{name}_norm"] = last.get(column, float("nan"))
+    return out
+
+
 def training_summary(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Per run: initial and final projector norm, their ratio, initial, early and final kNN accuracy (early: see
-    `early_evaluation`; its epoch and optimizer step are columns), and the run's optimizer steps."""
+    """Per run: initial and final projector norm, their ratio, the initial and final BESIDE_NORMS, initial, early and
+    final kNN accuracy (early: see `early_evaluation`; its epoch and optimizer step are columns), and the run's
+    optimizer steps."""
     rows = []
     for run_id, frame in metrics.groupby("run_id", sort=False):
         frame = frame.sort_values("epoch")
@@ -61,6 +77,7 @@ def training_summary(metrics: pd.DataFrame) -> pd.DataFrame:
             "total_steps": float("nan") if total_steps is None or pd.isna(total_steps) else int(total_steps),
             "init_projector_norm": first.projector_norm_mean, "final_projector_norm": last.projector_norm_mean,
             "norm_growth": last.projector_norm_mean / first.projector_norm_mean,
+            **beside_norms(first, last),
             "init_knn_acc": knn.iloc[0].knn_acc if len(knn) and knn.iloc[0].epoch == 0 else float("nan"),
             "early_epoch": int(early.epoch) if early is not None else -1,
             "early_step": int(early.step) if early is not None and "step" in early and pd.notna(early.step) else -1,

@@ -56,6 +56,22 @@ def c5_runs(frame: pd.DataFrame, default_wd: dict) -> tuple[pd.DataFrame, pd.Dat
     return default[unmitigated], default[~unmitigated]
 
 
+def head_norms(runs: pd.DataFrame) -> str:
+    """Beside C5, not in its verdict: the initial -> final predictor-output norm (the tensor the loss differentiates
+    in SimSiam and BYOL) and the norm of the affine parameters of a BatchNorm that ends the projector, per run that
+    has them."""
+    parts = []
+    for name, label in (("predictor", "predictor output"), ("last_bn_affine", "projector's last BN affine")):
+        init, final = f"init_{name}_norm", f"final_{name}_norm"
+        if init not in runs:
+            continue
+        have = runs[runs[init].notna() & runs[final].notna()]
+        if len(have):
+            parts.append(f"{label} norm, not in the verdict: " + "; ".join(
+                f"{r.run_id}: {num(getattr(r, init))} -> {num(getattr(r, final))}" for r in have.itertuples()))
+    return " | ".join(parts)
+
+
 def c5(inp: Inputs) -> dict:
     """Read on standard training (§7.1 amendment): unmitigated runs (no cut, no GradScale) with the model's default
     weight decay decide; mitigated runs with the default weight decay are listed beside them, outside the verdict."""
@@ -66,7 +82,8 @@ def c5(inp: Inputs) -> dict:
     if runs.empty:
         return result(threshold, value=beside, holds=None, reason=C5_NO_RUNS)
     value = "; ".join(f"{r.run_id}: {num(r.norm_growth)}" for r in runs.itertuples())
-    return result(threshold, value=value + (f" | {beside}" if beside else ""),
+    heads = head_norms(runs)
+    return result(threshold, value=value + (f" | {beside}" if beside else "") + (f" | {heads}" if heads else ""),
                   spread=f"min {num(runs.norm_growth.min())}, max {num(runs.norm_growth.max())}",
                   n=f"{len(runs)} unmitigated runs ({', '.join(sorted(runs.model.unique()))})",
                   holds=bool((runs.norm_growth > C5_MIN_GROWTH).all()))
