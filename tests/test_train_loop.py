@@ -4,7 +4,6 @@ stops the run and keeps the last good checkpoint; foreign or truncated checkpoin
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 import signal
@@ -196,10 +195,3 @@ def test_log_lines_are_plain_text_in_a_file(tmp_path, capsys):
     lines = [line for line in err.splitlines() if " epoch " in line]
     assert len(lines) == 2 and all("loss=" in line and "norm=" in line and "img/s=" in line for line in lines)
     assert not math.isnan(float(lines[-1].split("loss=")[1].split()[0]))
-
-
-def test_train_reads_top_to_bottom_in_at_most_50_lines():
-    """Setup lives in named helpers; `train` keeps the epoch and step loop visible (issue 14, nanoGPT's loop)."""
-    source = inspect.getsource(train)
-    assert len(source.splitlines()) <= 50
-    assert "optimizer_step(model, optimizer, views" in source
