@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from embnorm.analysis import stats
 
@@ -66,3 +67,150 @@ def test_the_two_level_ci_covers_a_seed_effect_the_pooled_ci_misses():
     for name in ("rho", "rho_within"):
         assert cov[f"{name}_ci2"] >= 0.88, cov
         assert cov[f"{name}_ci"] < 0.8, cov
+
+
+# --- C11 / C12 / C14: mitigated runs paired with their baselines ---------------------------------------------------
+
+DEFAULT_WD = {"simclr": 5e-4}
+
+
+def run_row(seed, dataset="synth", mitigation="none", early_epoch=3, early=0.5, final=0.8, **kw):
+    """One row of the training table: a SimCLR SGD run (cut 1, no GradScale, default weight decay unless given)."""
+    settings = {"none": {}, "cut": {"cut": 3}, "gradscale": {"gradscale": 1}, "wd": {"weight_decay": 1e-3}}[mitigation]
+    row = {"model": "simclr", "optimizer": "sgd", "dataset": dataset, "source": kw.pop("source", dataset),
+           "imbalanced": kw.pop("imbalanced", False), "seed": seed, "mitigation": mitigation, "cut": 1,
+           "gradscale": 0, "weight_decay": 5e-4, "epochs": 10, "early_epoch": early_epoch, "early_knn_acc": early,
+           "final_knn_acc": final}
+    return {**row, **settings, **kw}
+
+
+def test_paired_differences_by_hand():
+    import pandas as pd
+
+    from embnorm.analysis.claims.mitigations import mitigation_pairs
+
+    training = pd.DataFrame([
+        run_row(0, early=0.40, final=0.80), run_row(0, mitigation="cut", early=0.55, final=0.78),
+        run_row(1, early=0.42, final=0.81), run_row(1, mitigation="cut", early=0.50, final=0.83, early_epoch=2),
+        run_row(1, mitigation="wd", early=0.9, final=0.9),  # neither a baseline nor a cut/GradScale run
+        run_row(2, mitigation="cut", early=0.7, final=0.7),  # no baseline of seed 2
+        run_row(0, dataset="other", mitigation="cut"),  # no baseline on that dataset
+    ])
+    pairs = mitigation_pairs(training, DEFAULT_WD, "sgd").sort_values("seed")
+    assert pairs.seed.tolist() == [0, 1] and set(pairs.dataset) == {"synth"}
+    np.testing.assert_allclose(pairs.early_diff, [0.15, 0.08], atol=1e-12)
+    np.testing.assert_allclose(pairs.final_diff, [-0.02, 0.02], atol=1e-12)
+    assert pairs.same_early.tolist() == [True, False]
+
+
+def test_group_results_leave_out_a_pair_with_another_early_epoch_by_name():
+    import pandas as pd
+
+    from embnorm.analysis.claims.mitigations import group_results, mitigation_pairs
+    from embnorm.analysis.claims.verdict import ci
+
+    early = {0: (0.40, 0.45), 1: (0.41, 0.47), 2: (0.42, 0.46), 3: (0.40, 0.10)}  # seed 3: evaluated at another epoch
+    rows = []
+    for seed, (base, cut) in early.items():
+        rows += [run_row(seed, early=base, final=0.8),
+                 run_row(seed, mitigation="cut", early=cut, final=0.8, early_epoch=2 if seed == 3 else 3)]
+    groups = group_results(mitigation_pairs(pd.DataFrame(rows), DEFAULT_WD, "sgd"), resamples=100, seed=0)
+    assert len(groups) == 1
+    g = groups.iloc[0]
+    assert g.seeds == 3 and g.early_epoch == 3
+    assert g.early_diff == pytest.approx((0.05 + 0.06 + 0.04) / 3)  # seed 3's -0.30 is not in the mean
+    assert "s3 left out: early evaluation at epoch 2 vs the baseline's 3" in g.spread
+    # by hand: the t-interval of (0.05, 0.06, 0.04) is 0.05 +- 4.302653 * 0.01 / sqrt(3) = [0.0252, 0.0748], above 0
+    assert g.spread.startswith("early " + ci(0.05 - 4.302653 * 0.01 / np.sqrt(3), 0.05 + 4.302653 * 0.01 / np.sqrt(3)))
+    assert all(o.holds and not o.undecided for o in g.outcomes)
+
+
+def test_gain_difference_pairs_seeds_and_leaves_out_pairs_with_another_early_epoch():
+    import pandas as pd
+
+    from embnorm.analysis.claims.mitigations import gain_difference, mitigation_pairs
+
+    rows = []
+    # imbalanced set "imb" (parent "synth"): gains 0.10, 0.12, 0.08, 0.30 (seed 3 evaluated early at another epoch)
+    for seed, gain in enumerate((0.10, 0.12, 0.08, 0.30)):
+        kw = {"dataset": "imb", "source": "synth", "imbalanced": True}
+        rows += [run_row(seed, early=0.4, **kw),
+                 run_row(seed, mitigation="gradscale", early=0.4 + gain, early_epoch=2 if seed == 3 else 3, **kw)]
+    # balanced parent: gains 0.03, 0.02, 0.05, 0.01 and a seed 4 with no imbalanced partner
+    for seed, gain in enumerate((0.03, 0.02, 0.05, 0.01, 0.2)):
+        rows += [run_row(seed, early=0.5), run_row(seed, mitigation="gradscale", early=0.5 + gain)]
+    pairs = mitigation_pairs(pd.DataFrame(rows), DEFAULT_WD, "sgd", ("gradscale",))
+    d = gain_difference(pairs, "imb", "synth", "simclr", "gradscale")
+    np.testing.assert_allclose(np.sort(d), np.sort([0.10 - 0.03, 0.12 - 0.02, 0.08 - 0.05]), atol=1e-12)
+
+
+# --- C1 / C2: the theory checks on inputs that violate the property -------------------------------------------------
+
+def theory_verdict(rule, key, table):
+    from embnorm.analysis.claims.inputs import Inputs
+    from embnorm.analysis.claims.verdict import NOT_SUPPORTED, SUPPORTED
+
+    verdict = rule(Inputs({key: table}, {}))["verdict"]
+    assert verdict in (SUPPORTED, NOT_SUPPORTED)
+    return verdict == SUPPORTED
+
+
+def test_gradient_checks_catch_a_gradient_that_is_not_orthogonal(monkeypatch):
+    import torch.nn.functional as F
+
+    from embnorm.analysis import simulations as sim
+    from embnorm.analysis.claims.theory import c1
+
+    assert theory_verdict(c1, "gradients", sim.gradient_checks(n_pairs=200, batch=100))
+    # a dot-product "similarity" (z . t / |t|) and an InfoNCE on unnormalised anchors: both gradients have a radial
+    # part, and neither scales as 1/||z||
+    monkeypatch.setattr(sim, "cos_loss", lambda z, t: -(z * F.normalize(t, dim=1)).sum())
+    monkeypatch.setattr(sim, "infonce_loss", lambda a, p, temperature: F.cross_entropy(
+        a @ F.normalize(p, dim=1).T / temperature, torch.arange(len(a)), reduction="sum"))
+    table = sim.gradient_checks(n_pairs=200, batch=100).set_index(["statistic", "loss"]).value
+    assert table["max_abs_cos_z_grad", "cos-sim"] > 0.5 and table["max_abs_cos_z_grad", "infonce"] > 0.01
+    assert table["max_rel_err_gradnorm_x_norm_vs_sin", "cos-sim"] > 0.1
+    assert table["max_rel_err_grad_at_2z_vs_half_grad", "infonce"] > 0.1
+    assert not theory_verdict(c1, "gradients", table.reset_index().assign(n_pairs=200, dim=20))
+
+
+def test_norm_growth_catches_a_step_that_shrinks_a_norm(monkeypatch):
+    from embnorm.analysis import simulations as sim
+    from embnorm.analysis.claims.theory import c2
+
+    assert theory_verdict(c2, "gd_norms", sim.norm_growth_under_gd(steps=5, n=32))
+    real = sim.cos_loss  # plus a weight-decay-like pull towards 0: the update gets a radial, shrinking part
+    monkeypatch.setattr(sim, "cos_loss", lambda z, t: real(z, t) + 1e-3 * (z * z).sum())
+    gd = sim.norm_growth_under_gd(steps=5, n=32)
+    cos = gd[gd.loss == "cos-sim"]
+    assert cos.frac_not_decreased.min() < 0.9 and cos.max_decrease_ulps.max() > 1e6
+    assert (gd[gd.loss == "infonce"].frac_not_decreased == 1.0).all()  # the other loss is untouched
+    assert not theory_verdict(c2, "gd_norms", gd)
+
+
+# --- C10: the class table's mean train norm --------------------------------------------------------------------------
+
+def test_class_train_norm_mean_by_hand(tmp_path, monkeypatch):
+    from embnorm import io, paths
+    from embnorm.analysis import mitigation
+    from embnorm.analysis.common import Run
+
+    monkeypatch.chdir(tmp_path)
+    p = {"run_id": "r", "model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "toy", "seed": 0,
+         "weight_decay": 1e-6, "cut": 1.0, "gradscale": 0.0, "lr": 0.1, "imbalanced": False, "source": "toy",
+         "ood": None, "knn_k": 2, "knn_temperature": 0.1}
+    # train: class 0 with norms 1, 2, 6 (mean 3, median 2) and an image the run did not train on (norm 100); class 1 with norms 4 and 6
+    labels = np.array([0, 0, 0, 0, 1, 1])
+    norm = np.array([1.0, 2.0, 6.0, 100.0, 4.0, 6.0])
+    trained_on = np.array([True, True, True, False, True, True])
+    for split, lab, nrm, trained in (("train", labels, norm, trained_on),
+                                     ("test", np.array([0, 1]), np.array([10.0, 10.0]), np.ones(2, bool))):
+        feats = (np.eye(2, 4)[lab] * nrm[:, None]).astype(np.float32)
+        layer = {"projector": feats, "projector_norm": np.linalg.norm(feats, axis=1)}
+        io.write_npz(paths.fmt(paths.RUN_EMBEDDINGS, run="r", dataset="toy", split=split), **layer,
+                     backbone=feats, backbone_norm=layer["projector_norm"], labels=lab.astype(np.int64),
+                     original_index=np.arange(len(lab)), trained_on=trained)
+    table = mitigation.class_table([Run(p, embeddings=paths.fmt(paths.RUN_EMBEDDINGS_DIR, run="r"))], "projector")
+    assert table["class"].tolist() == [0, 1] and table.n_train.tolist() == [3, 2]
+    # by hand: (1 + 2 + 6) / 3 and (4 + 6) / 2; the untrained image and the test split are not in the means
+    np.testing.assert_allclose(table.train_norm_mean, [3.0, 5.0], rtol=1e-6)
