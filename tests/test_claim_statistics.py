@@ -214,3 +214,36 @@ def test_class_train_norm_mean_by_hand(tmp_path, monkeypatch):
     assert table["class"].tolist() == [0, 1] and table.n_train.tolist() == [3, 2]
     # by hand: (1 + 2 + 6) / 3 and (4 + 6) / 2; the untrained image and the test split are not in the means
     np.testing.assert_allclose(table.train_norm_mean, [3.0, 5.0], rtol=1e-6)
+
+
+# --- C6: the imbalance simulation's helpers -------------------------------------------------------------------------
+
+def test_knn_distance_matches_scikit_learn():
+    from sklearn.neighbors import NearestNeighbors
+
+    from embnorm.analysis.simulations_imbalance import knn_distance
+
+    z = torch.from_numpy(np.random.default_rng(0).normal(size=(300, 5)) * np.linspace(0.1, 10, 300)[:, None])
+    zn = z.numpy() / np.linalg.norm(z.numpy(), axis=1, keepdims=True)  # distances between L2-normalised rows
+    for k in (1, 10):
+        # each row's nearest neighbour in the fitted set is itself (distance 0): ask for k + 1 and take the last
+        expected = NearestNeighbors(n_neighbors=k + 1).fit(zn).kneighbors(zn)[0][:, -1]
+        np.testing.assert_allclose(knn_distance(z, k), expected, rtol=1e-6, atol=1e-7)
+
+
+def test_frequency_norm_order_is_the_final_epochs_spearman():
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from embnorm.analysis.simulations_imbalance import frequency_norm_order
+
+    counts = [500, 300, 150, 50]
+    final_norms = {0: [4.0, 3.0, 2.0, 1.0], 1: [1.0, 3.0, 2.5, 4.0]}  # the start (epoch 0) reverses run 0's order
+    rows = [{"run": run, "epoch": epoch, "class": c, "count": counts[c],
+             "mean_norm": (final_norms[run][c] if epoch == 2 else [1.0, 2.0, 3.0, 4.0][c] + epoch)}
+            for run in (0, 1) for epoch in (0, 1, 2) for c in range(4)]
+    table = frequency_norm_order(pd.DataFrame(rows)).set_index("run")
+    assert table.epoch.tolist() == [2, 2]
+    for run, norms in final_norms.items():
+        assert table.spearman_count_norm[run] == pytest.approx(spearmanr(counts, norms).statistic)
+    assert table.spearman_count_norm[0] == 1.0 and table.spearman_count_norm[1] == pytest.approx(-0.8)
