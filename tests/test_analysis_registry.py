@@ -9,11 +9,11 @@ import shlex
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, tiny_config
+from conftest import REPO, SCHEMA, tiny_config, validated
 from embnorm import audit
 from embnorm.analysis import claims
-from embnorm.analysis.registry import (ANALYSES, ANALYSIS_OPTIONS, CLAIM_TABLES, OPTIONAL_CLAIM_TABLES, config_options,
-                                      flag)
+from embnorm.analysis.claims.declarations import REQUIRED_TABLES, UNTRAINED_TABLES
+from embnorm.analysis.registry import ANALYSES, ANALYSIS_OPTIONS, CLAIM_TABLES, OPTIONAL_CLAIM_TABLES, flag
 from embnorm.cli import build_parser
 from embnorm.present import commands, schema_doc
 
@@ -74,17 +74,21 @@ def test_a_schema_edit_by_hand_is_drift():
 
 
 def test_the_audit_and_the_claims_read_the_declaration():
-    assert audit.AGGREGATE_OPTIONS == config_options()
-    assert set(config_options().values()) == {o.key for a in ANALYSES.values() for o in a.options if o.key}
+    # every key the audit compares names a value of a validated config (a misspelt key would compare nothing)
+    config = validated(tiny_config())
+    for option, key in audit.AGGREGATE_OPTIONS.items():
+        value = config
+        for part in key:
+            assert isinstance(value, dict) and part in value, (option, key)
+            value = value[part]
     names = {}
     for analysis in ANALYSES.values():  # one argparse name means one config key, in every command
         for o in analysis.options:
             assert names.setdefault(o.name, o.key) == o.key
-    assert set(claims.TABLES) == set(CLAIM_TABLES) == {
-        o.name for a in ANALYSES.values() for o in a.outputs.values() if o.claims}
+    # the tables the registry passes to the claims rule are those the claim declarations read (declared apart)
+    assert set(claims.TABLES) == set(CLAIM_TABLES) == set(REQUIRED_TABLES)
     assert not set(claims.TABLES) & set(OPTIONAL_CLAIM_TABLES)  # passed to the claims rule, not required by the check
-    assert set(OPTIONAL_CLAIM_TABLES) == {o.name for a in ANALYSES.values() for o in a.outputs.values()
-                                          if o.claims_optional}
+    assert set(OPTIONAL_CLAIM_TABLES) == set(UNTRAINED_TABLES)
     assert {i.name for i in ANALYSES["claims"].inputs} == set(CLAIM_TABLES) | set(OPTIONAL_CLAIM_TABLES) | {"runs"}
 
 

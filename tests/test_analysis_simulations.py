@@ -53,7 +53,7 @@ def test_imbalance_simulation_bookkeeping():
     counts = trajectories[(trajectories.epoch == 0)].groupby("run")["count"].sum()
     assert (counts == 400).all()
     final = imb.frequency_norm_order(trajectories)
-    assert len(final) == 2 and final.spearman_count_norm.between(-1, 1).all()
+    assert len(final) == 2  # its Spearman against scipy: test_claim_statistics.py
     assert len(density) == 800 and (density.knn_distance > 0).all() and (density.norm > 0).all()
 
 

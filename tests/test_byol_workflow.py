@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import Workflow, audited_config
+from embnorm.analysis.claims.runs import C5_MIN_GROWTH
 
 pytestmark = pytest.mark.slow
 
@@ -44,4 +45,11 @@ def test_byol_runs_train_embed_and_feed_every_analysis(finished):
             assert set(table.model) == {"byol"}, name
     claims = pd.read_csv(root / "results/tables/claims.tsv", sep="\t")
     read = claims[claims.claim.isin(["C5", "C7", "C8", "C9"])]
-    assert len(read) == 4 and not read.verdict.str.startswith("not measured").any(), read.to_string()
+    assert len(read) == 4 and read.verdict.isin(["supported", "not supported", "inconclusive"]).all(), read.to_string()
+    assert read[read.verdict == "inconclusive"].reason.notna().all(), read.to_string()
+    # C5 reads the BYOL runs themselves: both are named, and its verdict follows their norm growth in the training table
+    c5 = claims[claims.claim == "C5"].iloc[0]
+    assert c5.n == f"{len(runs)} unmitigated runs (byol)" and all(r in c5.value for r in runs.run_id), c5.to_string()
+    training = pd.read_csv(root / "results/tables/training.tsv", sep="\t")
+    grew = (training.set_index("run_id").loc[runs.run_id, "norm_growth"] > C5_MIN_GROWTH).all()
+    assert c5.verdict == ("supported" if grew else "not supported"), c5.to_string()

@@ -81,7 +81,3 @@ def test_malformed_config_is_rejected_before_any_job(workflow, mutate, expected)
     assert len(lines) == 1 and lines[0].startswith("embnorm: config error: "), output
     assert expected in lines[0], lines[0]
     assert not (workflow.workdir / "results").exists() and not (workflow.workdir / "resources").exists()
-
-
-def test_enough_cases():
-    assert len(CASES) >= 15 and len({c[0] for c in CASES}) == len(CASES)

@@ -15,7 +15,6 @@ from embnorm import io
 from embnorm.data.format import Split
 from embnorm.embed import FLOAT16_FROM_DIM, embed_split
 from embnorm.models import make_model
-from embnorm.train import monitor as monitor_module
 from embnorm.train.augment import to_float
 from embnorm.train.monitor import Monitor, embed_batches, knn_protocol
 from test_train_loop import tiny_params
@@ -51,19 +50,17 @@ def test_features_are_fp32_inside_a_bf16_autocast_region():
         torch.testing.assert_close(value, expected[layer], rtol=1e-5, atol=1e-6)
 
 
-def test_the_monitor_with_amp_on_gives_the_fp32_numbers(monkeypatch):
-    """With `amp: true` the monitor used to evaluate under the training autocast (bf16 on CUDA); emulate CUDA's autocast
-    on the CPU and require the numbers of `amp: false`."""
-    def cuda_like_autocast(device, amp):
-        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp)
-
-    monkeypatch.setattr(monitor_module, "autocast", cuda_like_autocast, raising=False)
+def test_the_monitor_with_amp_on_gives_the_fp32_numbers():
+    """With `amp: true` the monitor used to evaluate under the training autocast (bf16 on CUDA); call it inside a CPU
+    bf16 autocast region, as training's step would leave it, and require the numbers of `amp: false` outside one."""
     rows = {}
     for amp in (False, True):
         params = tiny_params(amp=amp, knn_every=1, knn_k=5)
         bank_labels, query_labels = torch.arange(48) % 4, torch.arange(24) % 4
         mon = Monitor(params, images(32, 2), images(48, 3), bank_labels, images(24, 4), query_labels, 4)
-        rows[amp] = mon.evaluate(model_of(params), epoch=1)
+        model = model_of(params)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            rows[amp] = mon.evaluate(model, epoch=1)
     assert rows[True] == rows[False]
     assert knn_protocol(tiny_params()).endswith("fp32")
 

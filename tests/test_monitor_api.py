@@ -145,12 +145,6 @@ def test_cut_init_divides_parameters_not_buffers():
         assert torch.equal(b, c)
 
 
-def test_workflow_models_use_the_public_mitigations():
-    from embnorm.models import cut, gradscale as models_gradscale
-
-    assert models_gradscale.grad_scale is gradscale and cut.cut_initialization is cut_init
-
-
 # --- NormMonitor ---------------------------------------------------------------------------------------------------
 
 class NoisyNet(nn.Module):

@@ -130,6 +130,7 @@ def accounting(job_id: int, fields: str) -> list[str]:
     return line.split("|")
 
 
+@pytest.mark.slow  # installs and starts a cluster, then runs the workflow on it
 def test_every_cluster_job_went_through_sbatch(finished):
     for rule, count in SLURM_RULES.items():
         jobs = slurm_jobs(finished, rule)
@@ -142,6 +143,7 @@ def test_every_cluster_job_went_through_sbatch(finished):
     assert (finished / "results/tables/norm_vs_ood.tsv").stat().st_size > 0
 
 
+@pytest.mark.slow  # installs and starts a cluster, then runs the workflow on it
 def test_the_training_job_got_one_gpu_and_the_profiles_resources(finished):
     [(job_id, log)] = slurm_jobs(finished, "train")
     assert re.search(rf"task-prolog: job={job_id} step=0 CUDA_VISIBLE_DEVICES=\d+$", log, re.M), log[-2000:]
@@ -150,6 +152,7 @@ def test_the_training_job_got_one_gpu_and_the_profiles_resources(finished):
     assert {"gres/gpu=1", "cpu=8", "mem=32000M"} <= set(tres.split(","))
 
 
+@pytest.mark.slow  # installs and starts a cluster, then runs the workflow on it
 def test_cpu_jobs_get_no_gpu(finished):
     for job_id, log in slurm_jobs(finished, "prepare_dataset"):
         assert re.search(rf"task-prolog: job={job_id} step=0 CUDA_VISIBLE_DEVICES=unset$", log, re.M)

@@ -66,7 +66,9 @@ def with_data_bn_statistics(model, images_uint8: torch.Tensor, batch_size: int =
         m.momentum = None
     calibrated.train()
     for start in range(0, len(images_uint8), batch_size):
-        calibrated(to_float(images_uint8[start:start + batch_size]))
+        x = to_float(images_uint8[start:start + batch_size])
+        with torch.autocast(x.device.type, enabled=False):  # fp32 statistics, also inside an autocast region
+            calibrated(x)
     return calibrated.eval()
 
 

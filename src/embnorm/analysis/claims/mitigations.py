@@ -156,8 +156,9 @@ def c11_plan(training: pd.DataFrame, default_wd: dict, human_sources) -> str:
 
 
 def gain_difference(pairs: pd.DataFrame, imbalanced: str, balanced: str, model: str, mitigation: str):
-    """Per seed: imbalanced early gain minus balanced early gain (same model, mitigation and seed)."""
-    sel = (pairs.model == model) & (pairs.mitigation == mitigation)
+    """Per seed: imbalanced early gain minus balanced early gain (same model, mitigation and seed), from the pairs
+    `group_results` reads (both runs evaluated early at the same epoch)."""
+    sel = (pairs.model == model) & (pairs.mitigation == mitigation) & pairs.same_early
     per_seed = pairs[sel & (pairs.dataset == imbalanced)].merge(pairs[sel & (pairs.dataset == balanced)],
                                                                  on="seed", suffixes=("", "_bal"))
     return (per_seed.early_diff - per_seed.early_diff_bal).to_numpy()
