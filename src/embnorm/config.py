@@ -18,6 +18,8 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -266,12 +268,72 @@ def find_schema(root: Path) -> Path:
     raise EmbnormError(f"config.schema.yaml not found beside the package or under {root}; pass --schema")
 
 
+# The largest seed: a run id carries its seed (`-s<seed>`), and NumPy's and PyTorch's generators take 32-bit seeds
+# derived from it; the schema's `maximum` on every seed is the same number.
+MAX_SEED = 2**31 - 1
+# Dataset keys that name a local file or folder; a leading `~` in them is expanded to the user's home folder.
+PATH_KEYS = ("path", "data_dir")
+
+
+def _yaml_number(value: float) -> str:
+    """A non-finite float as the YAML that wrote it (.nan, .inf, -.inf)."""
+    return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+
+
+def check_finite(value: Any, where: str = "") -> None:
+    """No NaN or infinity anywhere in the config. A NaN never violates a schema bound (every comparison with it is
+    false), so a `knn_temperature: .nan` would otherwise train and report a kNN accuracy read from NaN weights."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where or '(top level)'}: {_yaml_number(value)} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_finite(item, f"{where}.{i}" if where else str(i))
+
+
+def expand_paths(config: dict) -> None:
+    """`~` at the start of a dataset's `path` or `data_dir` is the user's home folder, as in a shell; expanded in
+    place, so every later check and job sees (and an error shows) the path actually tried."""
+    for spec in (config.get("datasets") or {}).values():
+        if isinstance(spec, dict):
+            for key in PATH_KEYS:
+                if isinstance(spec.get(key), str):
+                    spec[key] = os.path.expanduser(spec[key])
+
+
+def _is_integer(checker, instance) -> bool:
+    """An integer is an int: 2.0 is refused where the schema asks for an integer (Draft 2020-12 would accept it, and
+    the float then reaches range() or a tensor shape as a TypeError deep in a job)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _key(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def describe_error(error) -> str:
+    """One line for a schema error, naming the key. For oneOf/anyOf, whose own message ("is not valid under any of the
+    given schemas") names neither the key that is missing nor the value that is wrong, each alternative's reason."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        reasons: dict[int, list[str]] = {}
+        for sub in error.context:
+            reasons.setdefault(sub.schema_path[0], []).append(sub.message)
+        alternatives = "; or ".join(", ".join(dict.fromkeys(messages)) for _, messages in sorted(reasons.items()))
+        return f"{_key(error)}: matches none of the allowed forms: {alternatives}"
+    return f"{_key(error)}: {error.message}"
+
+
 def validate_config(config: dict, schema_path: Path) -> dict:
-    """Validate and fill defaults exactly as snakemake.utils.validate does (Draft 2020-12, defaults set on the way)."""
+    """Validate and fill defaults as snakemake.utils.validate does (Draft 2020-12, defaults set on the way), with
+    stricter numbers: no NaN or infinity anywhere, and an integer key takes an int, not 2.0. Then `~` in dataset
+    paths is expanded. The workflow, the standalone commands and the audit all validate through here."""
     import yaml
     from jsonschema import Draft202012Validator, validators
     from jsonschema.exceptions import best_match
 
+    check_finite(config)
     schema = yaml.safe_load(Path(schema_path).read_text())
     check_properties = Draft202012Validator.VALIDATORS["properties"]
 
@@ -282,9 +344,11 @@ def validate_config(config: dict, schema_path: Path) -> dict:
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from check_properties(validator, properties, instance, schema)
 
-    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})(schema)
+    strict = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults},
+                                  type_checker=strict)(schema)
     error = best_match(validator.iter_errors(config))  # consumes every error, so every default is set
     if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{key}: {error.message}")
+        raise ConfigError(describe_error(error))
+    expand_paths(config)
     return config
