@@ -352,3 +352,46 @@ def validate_config(config: dict, schema_path: Path) -> dict:
         raise ConfigError(describe_error(error))
     expand_paths(config)
     return config
+
+
+# ---- a config file is code: Snakemake loads config files through YTE, which evaluates the Python expressions of a
+# document that sets `__use_yte__: true`. The make targets refuse such a file; `snakemake` run directly takes it. ----
+
+YTE_KEY = "__use_yte__"
+
+
+def yte_problem(path: str | Path) -> str | None:
+    """Why `make` refuses a config file that asks Snakemake to evaluate it as a YTE template (its `?`-expressions and
+    `?if`/`?for` blocks are Python, run while the config is loaded, even by `snakemake -n`); None for plain data. A file
+    that safe_load cannot read but that names the key is refused too (Snakemake reads it with a fuller loader)."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        document = yaml.safe_load(text)
+        asks = isinstance(document, dict) and bool(document.get(YTE_KEY))
+    except yaml.YAMLError:
+        asks = YTE_KEY in text
+    if not asks:
+        return None
+    return (f"{path}: sets {YTE_KEY}, so Snakemake would run its YTE expressions (Python code) while loading it; make "
+            f"refuses it. If you trust this file like a script, run snakemake directly: "
+            f"snakemake --cores 2 --configfile {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m embnorm.config --plain FILE...`: exit 1 with one line per config file that would run code."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m embnorm.config",
+                                     description="Refuse config files that Snakemake would evaluate as code (YTE).")
+    parser.add_argument("--plain", nargs="+", required=True, metavar="FILE", help="config files that must be data")
+    problems = [p for p in map(yte_problem, parser.parse_args(argv).plain) if p]
+    for problem in problems:
+        print(f"embnorm: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
