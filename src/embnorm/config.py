@@ -98,16 +98,18 @@ def _parent_sizes(spec: dict) -> tuple[int, int | None] | None:
 
 
 def check_imbalance_laws(config: dict) -> None:
-    """Every imbalanced dataset's law leaves each class of its parent at least one training image, checked before
-    planning wherever the parent's class count (and, for an unset n_max, its smallest class) is known; the split
-    stage checks the rest on the prepared labels (embnorm.data.splits)."""
+    """Every imbalanced dataset's law leaves each class of its parent at least its minimum of training images
+    (`imbalance.min_class_size`; embnorm.data.splits.law_problem), checked before planning wherever the parent's class
+    count (and, for an unset n_max, its smallest class) is known; the split stage checks the rest on the prepared
+    labels (embnorm.data.splits)."""
     for name, spec in config["datasets"].items():
         sizes = _parent_sizes(config["datasets"][spec["parent"]]) if "parent" in spec else None
         if sizes is None:
             continue
         classes, smallest = sizes
         n_max = spec["imbalance"].get("n_max", smallest)
-        problem = law_problem(name, n_max, spec["imbalance"]["base"], classes) if n_max is not None else None
+        problem = (law_problem(name, n_max, spec["imbalance"]["base"], classes, spec["imbalance"].get("min_class_size"))
+                   if n_max is not None else None)
         if problem:
             raise ConfigError(problem)
 
