@@ -88,16 +88,15 @@ def test_skipped_files_are_counted_per_class_with_the_reason(tmp_path, capsys):
     assert folders.class_files(tmp_path, "apple") == ["apple/0.png"]
     assert folders.class_files(tmp_path, "pear") == ["pear/0.png"]
     lines = capsys.readouterr().err.splitlines()
-    assert lines == [f"embnorm: {tmp_path / 'apple'}: skipped 4 file(s): 2 hidden, "
-                     "1 not an image format PIL reads (.h5), 1 not an image format PIL reads (.txt)"]
+    assert lines == [f"embnorm: {tmp_path / 'apple'}: skipped 4 (1 hidden file, 1 hidden folder, "
+                     "1 not an image format PIL reads (.h5), 1 not an image format PIL reads (.txt))"]
 
 
 def test_tinyimagenet_counts_skipped_train_files(tmp_path, capsys):
     folder = tiny_folder(tmp_path)
     (folder / "train" / WNIDS[1] / "images" / "readme.txt").write_text("x")
     tinyimagenet.index(FolderTree(folder))
-    assert f"train/{WNIDS[1]}/images: skipped 1 file(s): 1 not an image format PIL reads (.txt)" in \
-        capsys.readouterr().err
+    assert f"train/{WNIDS[1]}/images: skipped 1 (1 not an image format PIL reads (.txt))" in capsys.readouterr().err
 
 
 def test_imagenet100_prunes_hidden_folders_and_refuses_links_out(tmp_path, monkeypatch):

@@ -44,7 +44,7 @@ def class_files(root: Path, name: str) -> list[str]:
     top = root / name
     walked, skipped = [], []
     for folder, fnames, hidden in trees.walk(top, what="its class folder"):
-        skipped += ["hidden"] * len(hidden)
+        skipped += ["hidden folder" if h.endswith("/") else "hidden file" for h in hidden]
         reasons = {f: images.skip_reason(f) for f in fnames}
         skipped += [reason for reason in reasons.values() if reason]
         walked.append((folder, [f for f, reason in reasons.items() if not reason]))

@@ -37,10 +37,11 @@ EXTENSIONS = _extensions()
 
 
 def skip_reason(name: str) -> str | None:
-    """Why a file is not read as an image ('hidden', 'not an image format (.txt)'); None for an image."""
+    """Why a file is not read as an image ('hidden file', 'not an image format PIL reads (.txt)'); None for an
+    image."""
     base = name.rsplit("/", 1)[-1]
     if base.startswith("."):
-        return "hidden"
+        return "hidden file"
     if not base.lower().endswith(EXTENSIONS):
         suffix = os.path.splitext(base)[1].lower()
         return f"not an image format PIL reads ({suffix or 'no extension'})"
@@ -52,11 +53,11 @@ def is_image(name: str) -> bool:
 
 
 def report_skipped(where: str, reasons: list[str]) -> None:
-    """One line on stderr (the job's log) for a class folder whose files were not all read: how many, and why."""
+    """One line on stderr (the job's log) for a class folder whose entries were not all read: how many, and why (a
+    hidden folder counts once, whatever it holds)."""
     if reasons:
-        counts = Counter(reasons)
-        detail = ", ".join(f"{n} {reason}" for reason, n in sorted(counts.items()))
-        print(f"embnorm: {where}: skipped {len(reasons)} file(s): {detail}", file=sys.stderr)
+        detail = ", ".join(f"{n} {reason}" for reason, n in sorted(Counter(reasons).items()))
+        print(f"embnorm: {where}: skipped {len(reasons)} ({detail})", file=sys.stderr)
 
 
 HIGH_BIT_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}  # PIL mode -> full scale

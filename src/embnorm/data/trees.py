@@ -37,13 +37,12 @@ def inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def walk(top: Path, boundary: str | None = None,
-         what: str = "the dataset's folder") -> Iterator[tuple[str, list[str], list[str]]]:
-    """(folder, visible file names, hidden names skipped) for `top` and every visible folder below it, following
-    links. A link (to a file or a folder) whose target leaves `boundary` (default: `top` itself, resolved) is an error
-    naming it, and so is a link to a folder already walked (a loop, or the same images twice). `what` names the
-    boundary in the message."""
-    base = boundary or os.path.realpath(top)
+def walk(top: Path, what: str = "the dataset's folder") -> Iterator[tuple[str, list[str], list[str]]]:
+    """(folder, visible file names, hidden names skipped: folders with a trailing '/') for `top` and every visible
+    folder below it, following links. A link (to a file or a folder) whose target leaves `top` (resolved: `top` may
+    itself be a link) is an error naming it, and so is a link to a folder already walked (a loop, or the same images
+    twice). `what` names `top` in the message."""
+    base = os.path.realpath(top)
     seen = {base}
     for folder, dirs, fnames in os.walk(top, followlinks=True):
         skipped = sorted(d + "/" for d in dirs if hidden(d)) + sorted(f for f in fnames if hidden(f))
