@@ -6,6 +6,9 @@ CORES    ?= 2
 CONFIG   ?= config.yaml
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
+# A config file is code to Snakemake (`__use_yte__: true` runs its expressions while loading): the targets that pass
+# --configfile first refuse such a file, with one line saying how to run it anyway (docs/audit.md).
+PLAIN    := python -m embnorm.config --plain $(CONFIG)
 
 .PHONY: run test lint dag clean config-reference results-docs report-zip
 
@@ -16,12 +19,14 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 run: $(STAMP)
+	$(PLAIN)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 # The same report as one zip (report/report.html beside the result files), after `make run`: smaller and quicker to open
 # than the single HTML file for a large study, and the form the Snakemake workflow catalog documents.
 report-zip: $(STAMP)
+	$(PLAIN)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.zip
 
 test: $(STAMP)
@@ -31,6 +36,7 @@ lint: $(STAMP)
 	snakemake --lint
 
 dag: $(STAMP)
+	$(PLAIN)
 	snakemake -n --configfile $(CONFIG)
 
 clean:

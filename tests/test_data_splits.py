@@ -57,11 +57,12 @@ def test_split_artifacts_and_a_short_class_fails(tmp_path, monkeypatch):
 
 def test_a_law_that_empties_a_class_fails_naming_the_class_and_a_base_that_keeps_all():
     """Issue 11: CIFAR-100's law over Tiny-ImageNet's 200 classes gives classes 186-199 no image; the old split accepted
-    it (expected 0, kept 0), leaving those classes with a NaN mean norm."""
+    it (expected 0, kept 0), leaving those classes with a NaN mean norm. (With a minimum of one image; the default
+    minimum, 1 % of n_max, is tests/test_hostile_imbalance.py's.)"""
     labels = np.repeat(np.arange(200), 500)
     with pytest.raises(EmbnormError, match=r"datasets.tinyimagenetimb.imbalance: the law int\(500 \* 1.034\^-i\) over "
                                            r"200 classes leaves class 186 \(and 13 more\) .* base <= 1.0317"):
-        imbalanced_indices(labels, 200, 1.034, 500, dataset="tinyimagenetimb")
-    indices, audit = imbalanced_indices(labels, 200, 1.0317, 500)
+        imbalanced_indices(labels, 200, 1.034, 500, dataset="tinyimagenetimb", min_class_size=1)
+    indices, audit = imbalanced_indices(labels, 200, 1.0317, 500, min_class_size=1)
     assert audit.kept.min() == 1 and len(indices) == audit.kept.sum()
     assert class_sizes(500, 1.0318, 200)[-1] == 0  # 1.0317 is the largest base (4 decimals) that keeps every class

@@ -163,9 +163,11 @@ def test_every_overridable_hyperparameter_has_a_rule_in_the_schema():
 
 
 def test_a_law_that_empties_a_class_is_a_config_error():
-    """Issue 11: CIFAR-100's law over Tiny-ImageNet's 200 classes left classes 186-199 with no image."""
+    """Issue 11: CIFAR-100's law over Tiny-ImageNet's 200 classes left classes 186-199 with no image. (With a minimum
+    of one image per class; the default minimum, 1 % of n_max, is tests/test_hostile_imbalance.py's.)"""
     config = base_config(datasets={"t": {"source": "tinyimagenet"},
-                                   "timb": {"parent": "t", "imbalance": {"base": 1.034, "n_max": 500}}})
+                                   "timb": {"parent": "t", "imbalance": {"base": 1.034, "n_max": 500,
+                                                                         "min_class_size": 1}}})
     config["grid"].update(dataset=["t", "timb"])
     with pytest.raises(ConfigError, match=r"^datasets.timb.imbalance: the law int\(500 \* 1.034\^-i\) over 200 "
                                           r"classes leaves class 186 .* base <= 1.0317"):
@@ -173,7 +175,7 @@ def test_a_law_that_empties_a_class_is_a_config_error():
     config["datasets"]["timb"]["imbalance"]["base"] = 1.0317
     assert runs_of(config)
     config = base_config()  # synthetic: 5000 / 10 = 500 per class by default, n_max unset -> the smallest class
-    config["datasets"]["aimb"]["imbalance"]["base"] = 2.0  # 500 * 2^-9 = 0.98
+    config["datasets"]["aimb"]["imbalance"].update(base=2.0, min_class_size=1)  # 500 * 2^-9 = 0.98
     with pytest.raises(ConfigError, match=r"datasets.aimb.imbalance: .* leaves class 9 \(and 0 more\)"):
         runs_of(config)
 

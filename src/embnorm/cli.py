@@ -65,7 +65,8 @@ def cmd_download(args):
 def cmd_split(args):
     from embnorm.data.prepare import write_imbalanced_split
 
-    write_imbalanced_split(args.dataset, args.parent_train, args.base, args.n_max, args.indices, args.audit)
+    write_imbalanced_split(args.dataset, args.parent_train, args.base, args.n_max, args.indices, args.audit,
+                           args.min_class_size)
 
 
 def cmd_params(args):
@@ -194,6 +195,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--parent-train", required=True, help="the parent's prepared train split folder")
     p.add_argument("--base", required=True, type=float)
     p.add_argument("--n-max", type=int, default=None)
+    p.add_argument("--min-class-size", type=int, default=None,
+                   help="fewest train images a class may keep (default: 1%% of n_max, rounded up, at least 1)")
     p.add_argument("--indices", required=True, help="the subset's row indices to write (.npy)")
     p.add_argument("--audit", required=True, help="the per-class audit table to write (.tsv)")
     p.set_defaults(func=cmd_split)

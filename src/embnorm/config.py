@@ -18,6 +18,8 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -96,16 +98,18 @@ def _parent_sizes(spec: dict) -> tuple[int, int | None] | None:
 
 
 def check_imbalance_laws(config: dict) -> None:
-    """Every imbalanced dataset's law leaves each class of its parent at least one training image, checked before
-    planning wherever the parent's class count (and, for an unset n_max, its smallest class) is known; the split
-    stage checks the rest on the prepared labels (embnorm.data.splits)."""
+    """Every imbalanced dataset's law leaves each class of its parent at least its minimum of training images
+    (`imbalance.min_class_size`; embnorm.data.splits.law_problem), checked before planning wherever the parent's class
+    count (and, for an unset n_max, its smallest class) is known; the split stage checks the rest on the prepared
+    labels (embnorm.data.splits)."""
     for name, spec in config["datasets"].items():
         sizes = _parent_sizes(config["datasets"][spec["parent"]]) if "parent" in spec else None
         if sizes is None:
             continue
         classes, smallest = sizes
         n_max = spec["imbalance"].get("n_max", smallest)
-        problem = law_problem(name, n_max, spec["imbalance"]["base"], classes) if n_max is not None else None
+        problem = (law_problem(name, n_max, spec["imbalance"]["base"], classes, spec["imbalance"].get("min_class_size"))
+                   if n_max is not None else None)
         if problem:
             raise ConfigError(problem)
 
@@ -266,12 +270,72 @@ def find_schema(root: Path) -> Path:
     raise EmbnormError(f"config.schema.yaml not found beside the package or under {root}; pass --schema")
 
 
+# The largest seed: a run id carries its seed (`-s<seed>`), and NumPy's and PyTorch's generators take 32-bit seeds
+# derived from it; the schema's `maximum` on every seed is the same number.
+MAX_SEED = 2**31 - 1
+# Dataset keys that name a local file or folder; a leading `~` in them is expanded to the user's home folder.
+PATH_KEYS = ("path", "data_dir")
+
+
+def _yaml_number(value: float) -> str:
+    """A non-finite float as the YAML that wrote it (.nan, .inf, -.inf)."""
+    return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+
+
+def check_finite(value: Any, where: str = "") -> None:
+    """No NaN or infinity anywhere in the config. A NaN never violates a schema bound (every comparison with it is
+    false), so a `knn_temperature: .nan` would otherwise train and report a kNN accuracy read from NaN weights."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where or '(top level)'}: {_yaml_number(value)} is not a finite number")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_finite(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            check_finite(item, f"{where}.{i}" if where else str(i))
+
+
+def expand_paths(config: dict) -> None:
+    """`~` at the start of a dataset's `path` or `data_dir` is the user's home folder, as in a shell; expanded in
+    place, so every later check and job sees (and an error shows) the path actually tried."""
+    for spec in (config.get("datasets") or {}).values():
+        if isinstance(spec, dict):
+            for key in PATH_KEYS:
+                if isinstance(spec.get(key), str):
+                    spec[key] = os.path.expanduser(spec[key])
+
+
+def _is_integer(checker, instance) -> bool:
+    """An integer is an int: 2.0 is refused where the schema asks for an integer (Draft 2020-12 would accept it, and
+    the float then reaches range() or a tensor shape as a TypeError deep in a job)."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _key(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def describe_error(error) -> str:
+    """One line for a schema error, naming the key. For oneOf/anyOf, whose own message ("is not valid under any of the
+    given schemas") names neither the key that is missing nor the value that is wrong, each alternative's reason."""
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        reasons: dict[int, list[str]] = {}
+        for sub in error.context:
+            reasons.setdefault(sub.schema_path[0], []).append(sub.message)
+        alternatives = "; or ".join(", ".join(dict.fromkeys(messages)) for _, messages in sorted(reasons.items()))
+        return f"{_key(error)}: matches none of the allowed forms: {alternatives}"
+    return f"{_key(error)}: {error.message}"
+
+
 def validate_config(config: dict, schema_path: Path) -> dict:
-    """Validate and fill defaults exactly as snakemake.utils.validate does (Draft 2020-12, defaults set on the way)."""
+    """Validate and fill defaults as snakemake.utils.validate does (Draft 2020-12, defaults set on the way), with
+    stricter numbers: no NaN or infinity anywhere, and an integer key takes an int, not 2.0. Then `~` in dataset
+    paths is expanded. The workflow, the standalone commands and the audit all validate through here."""
     import yaml
     from jsonschema import Draft202012Validator, validators
     from jsonschema.exceptions import best_match
 
+    check_finite(config)
     schema = yaml.safe_load(Path(schema_path).read_text())
     check_properties = Draft202012Validator.VALIDATORS["properties"]
 
@@ -282,9 +346,54 @@ def validate_config(config: dict, schema_path: Path) -> dict:
                     instance.setdefault(name, copy.deepcopy(sub["default"]))
         yield from check_properties(validator, properties, instance, schema)
 
-    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults})(schema)
+    strict = Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer)
+    validator = validators.extend(Draft202012Validator, {"properties": properties_with_defaults},
+                                  type_checker=strict)(schema)
     error = best_match(validator.iter_errors(config))  # consumes every error, so every default is set
     if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{key}: {error.message}")
+        raise ConfigError(describe_error(error))
+    expand_paths(config)
     return config
+
+
+# ---- a config file is code: Snakemake loads config files through YTE, which evaluates the Python expressions of a
+# document that sets `__use_yte__: true`. The make targets refuse such a file; `snakemake` run directly takes it. ----
+
+YTE_KEY = "__use_yte__"
+
+
+def yte_problem(path: str | Path) -> str | None:
+    """Why `make` refuses a config file that asks Snakemake to evaluate it as a YTE template (its `?`-expressions and
+    `?if`/`?for` blocks are Python, run while the config is loaded, even by `snakemake -n`); None for plain data. A file
+    that safe_load cannot read but that names the key is refused too (Snakemake reads it with a fuller loader)."""
+    import yaml
+
+    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        document = yaml.safe_load(text)
+        asks = isinstance(document, dict) and bool(document.get(YTE_KEY))
+    except yaml.YAMLError:
+        asks = YTE_KEY in text
+    if not asks:
+        return None
+    return (f"{path}: sets {YTE_KEY}, so Snakemake would run its YTE expressions (Python code) while loading it; make "
+            f"refuses it. If you trust this file like a script, run snakemake directly: "
+            f"snakemake --cores 2 --configfile {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m embnorm.config --plain FILE...`: exit 1 with one line per config file that would run code."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m embnorm.config",
+                                     description="Refuse config files that Snakemake would evaluate as code (YTE).")
+    parser.add_argument("--plain", nargs="+", required=True, metavar="FILE", help="config files that must be data")
+    problems = [p for p in map(yte_problem, parser.parse_args(argv).plain) if p]
+    for problem in problems:
+        print(f"embnorm: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

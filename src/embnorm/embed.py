@@ -110,7 +110,9 @@ def embed_split(model, params: dict, split: Split, out_path, trained_on: np.ndar
     arrays: dict[str, np.ndarray] = {}
     chunks = {layer: [] for layer in layers}
     for start in range(0, len(split.labels), 4096):  # bounded host memory for large splits
-        images = torch.from_numpy(np.asarray(split.images[start:start + 4096])).to(device)
+        # A copy of the chunk: a prepared split is memory-mapped read-only, and torch.from_numpy on a read-only array
+        # warns ("The given NumPy array is not writable") in every embed log.
+        images = torch.from_numpy(np.array(split.images[start:start + 4096])).to(device)
         feats = embed_batches(model, images, layers, batch_size)
         for layer in layers:
             chunks[layer].append(feats[layer].cpu())

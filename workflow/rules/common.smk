@@ -4,8 +4,6 @@ import os
 import shlex
 import sys
 
-from snakemake.utils import validate
-
 from embnorm import paths
 from embnorm.analysis.registry import (
     ANALYSES,
@@ -17,7 +15,7 @@ from embnorm.analysis.registry import (
     option_args,
     option_values,
 )
-from embnorm.config import ConfigError, complete_models, role_datasets, run_table
+from embnorm.config import ConfigError, complete_models, role_datasets, run_table, validate_config
 from embnorm.data.sources import LOCAL, needs_download
 from embnorm.data.validate import check_config
 from embnorm.provenance import code_digest
@@ -30,14 +28,12 @@ def _config_error(message):
 
 
 def _validate_config(config):
+    """The schema (through embnorm.config.validate_config, the one place config checks live: finite numbers, integers
+    that are ints, seeds in range, `~` in dataset paths expanded), then what a schema cannot see."""
     try:
-        validate(config, schema="../schemas/config.schema.yaml")
-    except Exception as e:
-        cause = e.__cause__ or e.__context__
-        if cause is None or not hasattr(cause, "absolute_path"):
-            _config_error(str(e).splitlines()[0])
-        key = ".".join(str(p) for p in cause.absolute_path) or "(top level)"
-        _config_error(f"{key}: {cause.message}")
+        validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
+    except ConfigError as e:
+        _config_error(str(e))
     try:
         complete_models(config)  # config["models"]: every method of the model table, at its defaults where unset
         runs = run_table(config)

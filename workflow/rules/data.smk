@@ -84,9 +84,15 @@ rule imbalanced_split:
             if "n_max" in DATASETS[wildcards.dataset]["imbalance"]
             else ""
         ),
+        min_class_size=lambda wildcards: (
+            f"--min-class-size {DATASETS[wildcards.dataset]['imbalance']['min_class_size']}"
+            if "min_class_size" in DATASETS[wildcards.dataset]["imbalance"]
+            else ""
+        ),
     shell:
         "embnorm split --dataset {wildcards.dataset} --parent {params.parent} --parent-train {params.parent_train} "
-        "--base {params.base} {params.n_max} --indices {output.indices} --audit {output.audit} > {log} 2>&1"
+        "--base {params.base} {params.n_max} {params.min_class_size} --indices {output.indices} "
+        "--audit {output.audit} > {log} 2>&1"
 
 
 rule check_dataset:

@@ -11,7 +11,8 @@ stand in for a missing `test/`), or holds the class subfolders itself; then a se
 Symbolic links are followed only where they stay inside their class folder and reach each folder and image once: a
 link that leaves the class folder (it would relabel another class's image, or pull in images from elsewhere), a link
 loop, and an image reached twice (a duplicate across classes or splits) are errors naming the link. A class folder
-may itself be a link (`root/cat -> /data/cat`).
+may itself be a link (`root/cat -> /data/cat`). Hidden files and folders are not read, and a file in no format PIL
+decodes is skipped; each class's skipped files are counted on one line of the log (`trees.walk`, `images`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from embnorm.data import format as fmt
-from embnorm.data import images
+from embnorm.data import images, trees
 from embnorm.errors import EmbnormError
 
 DEFAULT_SIZE = 32
@@ -36,41 +37,19 @@ def class_names(root: Path) -> list[str]:
     return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
 
 
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
-
-
 def class_files(root: Path, name: str) -> list[str]:
     """The images of one class, relative to `root`, in ImageFolder order. Links that leave the class folder, loops
-    and folders reached twice are errors (see the module docstring)."""
+    and folders reached twice are errors, hidden files and folders are left out (`trees.walk`); a file of no format
+    PIL decodes is skipped, and the skipped files are counted on one log line for the class."""
     top = root / name
-    base = os.path.realpath(top)
-    walked, seen = [], {base}
-    for folder, dirs, fnames in os.walk(top, followlinks=True):
-        for d in list(dirs):
-            link = os.path.join(folder, d)
-            if not os.path.islink(link):
-                continue
-            target = os.path.realpath(link)
-            if not _inside(target, base):
-                raise EmbnormError(f"{link}: a link to {target}, outside its class folder {top}; copy the images in, "
-                                   "or remove the link (it would move images between classes)")
-            if target in seen or _inside(base, target):
-                raise EmbnormError(f"{link}: a link to {target}, a folder already read (a link loop or a duplicate); "
-                                   "remove the link")
-        for d in dirs:
-            seen.add(os.path.realpath(os.path.join(folder, d)))
-        walked.append((folder, [f for f in fnames if images.is_image(f)]))
-    files = []
-    for folder, fnames in sorted(walked):
-        rel = Path(folder).relative_to(root).as_posix()
-        for f in sorted(fnames):
-            full = os.path.join(folder, f)
-            if os.path.islink(full) and not _inside(os.path.realpath(full), base):
-                raise EmbnormError(f"{full}: a link to {os.path.realpath(full)}, outside its class folder {top}; copy "
-                                   "the image in, or remove the link")
-            files.append(f"{rel}/{f}")
-    return files
+    walked, skipped = [], []
+    for folder, fnames, hidden in trees.walk(top, what="its class folder"):
+        skipped += ["hidden folder" if h.endswith("/") else "hidden file" for h in hidden]
+        reasons = {f: images.skip_reason(f) for f in fnames}
+        skipped += [reason for reason in reasons.values() if reason]
+        walked.append((folder, [f for f, reason in reasons.items() if not reason]))
+    images.report_skipped(str(top), skipped)
+    return [f"{Path(folder).relative_to(root).as_posix()}/{f}" for folder, fnames in sorted(walked) for f in fnames]
 
 
 def check_unique(root: Path, files: list[str]) -> None:
@@ -96,7 +75,7 @@ def manifest(folders: list[Path]) -> list[tuple[str, int, int]]:
                 dirs[:] = []
                 continue
             seen.add(real)
-            dirs.sort()
+            dirs[:] = sorted(d for d in dirs if not trees.hidden(d))
             for f in sorted(fnames):
                 if images.is_image(f):
                     path = os.path.join(folder, f)
@@ -140,7 +119,8 @@ def scan(root: Path, classes: list[str], limit: int | None = None) -> tuple[list
     for label, name in enumerate(classes):
         found = class_files(root, name)[:limit]
         if not found:
-            raise EmbnormError(f"{root / name}: no PNG or JPEG images in this class folder")
+            raise EmbnormError(f"{root / name}: no images in this class folder (of a format PIL decodes; hidden files "
+                               "and folders are not read)")
         files += found
         labels += [label] * len(found)
     check_unique(root, files)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import io as _io
 import os
+import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,13 +19,45 @@ from PIL import Image
 
 from embnorm.errors import EmbnormError
 
-EXTENSIONS = (".jpg", ".jpeg", ".png")
 CHUNK = 1024  # images decoded per batch: bounds the memory held by encoded bytes
+# Formats PIL identifies but does not decode by itself: EPS needs Ghostscript, WMF/EMF decode only on Windows, and
+# BUFR, GRIB, HDF5 and MPEG are stubs that need a handler. Their files are skipped as not images, rather than stopping
+# the job with an undecodable "image" (an `.h5` file beside the images is data of another kind).
+NOT_DECODED = {"EPS", "WMF", "BUFR", "GRIB", "HDF5", "MPEG"}
+
+
+def _extensions() -> tuple[str, ...]:
+    """Every file extension of a format this PIL build can decode (JPEG, PNG, WebP, BMP, GIF, TIFF, PPM, ...)."""
+    Image.init()
+    return tuple(sorted(ext for ext, name in Image.registered_extensions().items()
+                        if name in Image.OPEN and name not in NOT_DECODED))
+
+
+EXTENSIONS = _extensions()
+
+
+def skip_reason(name: str) -> str | None:
+    """Why a file is not read as an image ('hidden file', 'not an image format PIL reads (.txt)'); None for an
+    image."""
+    base = name.rsplit("/", 1)[-1]
+    if base.startswith("."):
+        return "hidden file"
+    if not base.lower().endswith(EXTENSIONS):
+        suffix = os.path.splitext(base)[1].lower()
+        return f"not an image format PIL reads ({suffix or 'no extension'})"
+    return None
 
 
 def is_image(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return not base.startswith(".") and base.lower().endswith(EXTENSIONS)
+    return skip_reason(name) is None
+
+
+def report_skipped(where: str, reasons: list[str]) -> None:
+    """One line on stderr (the job's log) for a class folder whose entries were not all read: how many, and why (a
+    hidden folder counts once, whatever it holds)."""
+    if reasons:
+        detail = ", ".join(f"{n} {reason}" for reason, n in sorted(Counter(reasons).items()))
+        print(f"embnorm: {where}: skipped {len(reasons)} ({detail})", file=sys.stderr)
 
 
 HIGH_BIT_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}  # PIL mode -> full scale

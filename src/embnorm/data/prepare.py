@@ -80,10 +80,10 @@ def write_human_labels(dataset: str, spec: dict, train_dir, test_dir, out_n: str
 
 
 def write_imbalanced_split(dataset: str, parent_train, base: float, n_max: int | None, out_indices,
-                           out_audit) -> None:
+                           out_audit, min_class_size: int | None = None) -> None:
     """The exponentially imbalanced subset `dataset` of the prepared train split in `parent_train`: its row indices
     (`out_indices`) and a per-class audit table (`out_audit`)."""
     train = fmt.read_split(parent_train)
-    indices, audit = splits.imbalanced_indices(train.labels, train.num_classes, base, n_max, dataset)
+    indices, audit = splits.imbalanced_indices(train.labels, train.num_classes, base, n_max, dataset, min_class_size)
     io.write_npy(out_indices, indices.astype(np.int64))
     io.write_tsv(out_audit, audit)

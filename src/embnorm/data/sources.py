@@ -74,10 +74,15 @@ def content_stamp(spec: dict) -> str:
 
 
 def missing_path(dataset: str, spec: dict) -> str | None:
-    """For a dataset read from a local `path` that does not exist: what is wrong, naming the key; else None."""
-    if spec.get("source") in LOCAL and not Path(spec["path"]).exists():
-        return f"datasets.{dataset}.path: {spec['path']} does not exist; it should be {LOCAL[spec['source']]}"
-    return None
+    """For a dataset read from a local `path` that does not exist: what is wrong, naming the key and the path tried
+    (`~` expanded); else None."""
+    if spec.get("source") not in LOCAL:
+        return None
+    tried = Path(spec["path"]).expanduser()
+    if tried.exists():
+        return None
+    given = "" if str(tried) == spec["path"] else f" (given as {spec['path']})"
+    return f"datasets.{dataset}.path: {tried}{given} does not exist; it should be {LOCAL[spec['source']]}"
 
 
 def fetch_raw(dataset: str, spec: dict) -> list[dict]:

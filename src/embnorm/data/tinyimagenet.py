@@ -4,6 +4,8 @@ Read from `tiny-imagenet-200.zip` in place (or from an extracted `tiny-imagenet-
 the sorted WordNet ids of `wnids.txt`. Train images are in `torchvision.datasets.ImageFolder` order (class, then file
 name). The validation images, which the archive keeps in one folder, are labelled by `val/val_annotations.txt` and kept
 in their original order `val_0 .. val_9999`; that number is their original index. The unlabelled `test/` is not used.
+An extracted folder is read like every folder of files (`trees.walk`): hidden files and folders are left out, and a
+link out of the folder is an error naming it.
 """
 
 from __future__ import annotations
@@ -45,12 +47,19 @@ def index(tree: Tree) -> dict:
     classes = sorted(line.strip() for line in _lines(tree, "wnids.txt", present))
     label = {wnid: i for i, wnid in enumerate(classes)}
     train = {wnid: [] for wnid in classes}
+    skipped: dict[str, list[str]] = {}
     for name in names:  # sorted, so each class's files come in ImageFolder order
         parts = name.split("/")
-        if len(parts) == 4 and parts[0] == "train" and parts[2] == "images" and images.is_image(name):
+        if len(parts) == 4 and parts[0] == "train" and parts[2] == "images":
             if parts[1] not in train:
                 raise DataSourceError(f"{tree.where}/{name}: class {parts[1]} is not in wnids.txt")
-            train[parts[1]].append(name)
+            reason = images.skip_reason(name)
+            if reason:
+                skipped.setdefault(parts[1], []).append(reason)
+            else:
+                train[parts[1]].append(name)
+    for wnid, reasons in skipped.items():
+        images.report_skipped(f"{tree.where}/train/{wnid}/images", reasons)
     empty = [w for w, files in train.items() if not files]
     if empty:
         raise DataSourceError(f"{tree.where}/train: no images for classes {empty[:5]} ({len(empty)} in all)")

@@ -9,8 +9,8 @@ batches and views are the same as in the serial order, which the CPU runs.
 
 Resumable at any optimizer-step boundary: the data order of an epoch and the augmentations of a step are derived
 from (seed, epoch, step), and the lr from the step index, so a resumed run replays exactly what the uninterrupted
-one would have done; on CPU it ends bit-identical. SIGTERM / SIGUSR1 (SLURM's warnings before a time limit) set a
-flag that is checked between optimizer steps, and the run then writes resume.pt and exits.
+one would have done; on CPU it ends bit-identical. SIGTERM / SIGUSR1 (SLURM's warnings before a time limit) and
+SIGINT (Ctrl-C) set a flag that is checked between optimizer steps, and the run then writes resume.pt and exits.
 """
 
 from __future__ import annotations
@@ -49,14 +49,18 @@ class Interrupted(EmbnormError):
 
 
 class StopFlag:
-    """Turns SIGTERM/SIGUSR1 into a flag that the loop checks between optimizer steps."""
+    """Turns SIGTERM/SIGUSR1 and SIGINT (Ctrl-C) into a flag that the loop checks between optimizer steps, so an
+    interrupted run writes resume.pt at a step boundary instead of leaving a KeyboardInterrupt traceback and redoing
+    the partial epoch. A second Ctrl-C, while that happens, is the usual KeyboardInterrupt: a user can always stop."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 
     def __init__(self):
         self.signal: str | None = None
 
     @contextlib.contextmanager
     def installed(self):
-        previous = {s: signal.signal(s, self._handle) for s in (signal.SIGTERM, signal.SIGUSR1)}
+        previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
         try:
             yield self
         finally:
@@ -64,6 +68,8 @@ class StopFlag:
                 signal.signal(s, handler)
 
     def _handle(self, signum, frame):
+        if signum == signal.SIGINT and self.signal == "SIGINT":
+            raise KeyboardInterrupt
         self.signal = signal.Signals(signum).name
 
 
