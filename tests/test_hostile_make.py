@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,9 @@ def test_make_refuses_a_yte_config_before_snakemake(tmp_path, target):
     fake = venv / "bin" / "snakemake"
     fake.write_text(f"#!/bin/sh\ntouch {marker}\n")
     fake.chmod(0o755)
+    python = venv / "bin" / "python"  # make's PATH puts VENV/bin first: its python must be this test's interpreter
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
     (tmp_path / "evil.yaml").write_text(EVIL)
     env = {**os.environ, "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run(["make", "-s", "-C", str(REPO), "-o", f"{venv}/.installed", target, f"VENV={venv}",
