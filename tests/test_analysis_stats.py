@@ -20,6 +20,24 @@ def test_spearman_matches_scipy_with_ties():
     assert np.isnan(stats.spearman(x, np.ones(300)))
 
 
+@pytest.mark.parametrize("n, decimals", [(3, None), (7, 0), (200, None), (200, 0)])
+def test_resampled_spearman_equals_scipy_on_each_resample(n, decimals):
+    """The count-based bootstrap Spearman gives scipy's value on every resampled row, ties (in the data and from
+    drawing an element twice) and constant rows included."""
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n)
+    y = x + rng.normal(size=n)
+    if decimals is not None:
+        x, y = np.round(x, decimals), np.round(y, decimals)
+    idx = rng.integers(0, n, size=(300, n))
+    idx[0] = 0  # a constant row: undefined
+    fast = stats.resampled_spearman(x, y, idx)
+    assert np.isnan(fast[0])
+    with np.errstate(invalid="ignore"):
+        expected = [spearmanr(x[row], y[row]).statistic for row in idx[1:]]
+    np.testing.assert_allclose(fast[1:], expected, rtol=0, atol=1e-12, equal_nan=True)
+
+
 def test_within_class_mean_removes_a_between_class_effect():
     # within each class y falls with x, but class means make the pooled correlation positive
     x = np.r_[np.arange(10.0), np.arange(10.0) + 100]
