@@ -13,9 +13,10 @@ from conftest import REPO, SCHEMA, default_config
 from embnorm.config import ConfigError, run_table
 
 PRESETS = sorted((REPO / "config").glob("*.yaml"))
-# config/claims.yaml and config/byol.yaml are layered over config.yaml on purpose (their data and recipe are the
-# defaults'): tests/test_claims_preset.py and test_the_byol_preset_adds_one_byol_run_to_the_default_study check them.
-LAYERED = ("claims.yaml", "byol.yaml")
+# config/claims.yaml, config/fmnist.yaml and config/byol.yaml are layered over config.yaml on purpose (their recipe
+# is the defaults'): tests/test_claims_preset.py, tests/test_fmnist_preset.py and
+# test_the_byol_preset_adds_a_simsiam_and_a_byol_run_to_the_default_study check them.
+LAYERED = ("claims.yaml", "fmnist.yaml", "byol.yaml")
 STANDALONE = [p for p in PRESETS if p.name not in LAYERED]
 
 
@@ -346,7 +347,7 @@ def test_the_paper_preset_plans_one_job_per_run_and_stage(workflow):
     assert per_run == {"run_params": 144, "train": 144, "embed": 144, "prepare_dataset": 4, "imbalanced_split": 4}
 
 
-def test_the_byol_preset_adds_one_byol_run_to_the_default_study():
+def test_the_byol_preset_adds_a_simsiam_and_a_byol_run_to_the_default_study():
     """`snakemake --configfile config/byol.yaml`: config.yaml with the preset deep-merged over it."""
     from snakemake.utils import update_config
 
@@ -354,7 +355,8 @@ def test_the_byol_preset_adds_one_byol_run_to_the_default_study():
     update_config(config, load(REPO / "config/byol.yaml"))
     runs = runs_of(config)
     default = runs_of(load(REPO / "config.yaml"))
-    assert set(runs) - set(default) == {"byol-sgd-none-synth-small-s0"} and set(default) <= set(runs)
+    added = {"simsiam-sgd-none-synth-small-s0", "byol-sgd-none-synth-small-s0"}
+    assert set(runs) - set(default) == added and set(default) <= set(runs)
     byol = runs["byol-sgd-none-synth-small-s0"]
     sizes = (byol["embed_dim"], byol["hidden_dim"], byol["predictor_dim"], byol["weight_decay"])
     assert sizes == (64, 1024, 1024, 1e-5)
