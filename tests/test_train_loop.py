@@ -1,6 +1,7 @@
 """The training loop on tiny random data (CPU, one thread): every model x optimizer x mitigation trains and logs norms;
 resume after a stop at an epoch boundary or mid-epoch (signal) ends bit-identical to an uninterrupted run; a NaN loss
-stops the run and keeps the last good checkpoint; foreign or truncated checkpoints are refused with clear errors."""
+stops the run and keeps the last good checkpoint; the run state round-trips through resume.pt's stored layout; foreign
+or truncated checkpoints are refused with clear errors."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from embnorm.data.format import Split
 from embnorm.io import ArtifactError
 from embnorm.models import METHODS
 from embnorm.train import loop
-from embnorm.train.checkpoint import CheckpointMismatch
+from embnorm.train.checkpoint import RESUME_KEYS, CheckpointMismatch, RunState, load_resume, save_resume
 from embnorm.train.loop import TIMING_COLUMNS, Interrupted, TrainingDiverged, train
 
 torch.set_num_threads(1)
@@ -164,6 +165,37 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
     assert (state["epoch"], state["step"]) == (1, 0)
     assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
     assert not (tmp_path / "checkpoint.pt").exists() and not (tmp_path / "metrics.tsv").exists()
+
+
+def test_run_state_round_trips_through_resume_pt_in_its_stored_layout(tmp_path):
+    """save_resume writes the RunState under the keys resume.pt has always had (`partial` holds the interrupted
+    epoch's loss sum and seconds), so older files stay readable; load_resume restores the weights, the optimizer's
+    momentum and torch's RNG state, and returns the same state."""
+    params = tiny_params()
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(4, 3)).sum().backward()
+    optimizer.step()  # a momentum buffer to carry over
+    state = RunState(epoch=2, step=3, metrics=[{"epoch": 0, "step": 0, "knn_acc": 0.25}], loss_sum=1.5, seconds=2.0)
+    save_resume(tmp_path / "resume.pt", params, model, optimizer, state)
+    rng = torch.get_rng_state()
+
+    stored = torch.load(tmp_path / "resume.pt", weights_only=True)
+    assert sorted(stored) == sorted(RESUME_KEYS)
+    assert (stored["epoch"], stored["step"], stored["metrics"]) == (2, 3, state.metrics)
+    assert stored["partial"] == {"loss_sum": 1.5, "seconds": 2.0}
+
+    torch.manual_seed(1)
+    fresh = torch.nn.Linear(3, 2)
+    fresh_optimizer = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    assert load_resume(tmp_path / "resume.pt", params, fresh, fresh_optimizer) == state
+    assert torch.equal(torch.get_rng_state(), rng)
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+    momentum = [fresh_optimizer.state[p]["momentum_buffer"] for p in fresh.parameters()]
+    assert all(torch.equal(a, optimizer.state[p]["momentum_buffer"]) for a, p in zip(momentum, model.parameters()))
+    assert load_resume(tmp_path / "absent.pt", params, fresh, fresh_optimizer) is None
 
 
 def test_checkpoint_of_other_hyper_parameters_is_refused(tmp_path):

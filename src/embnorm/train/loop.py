@@ -1,5 +1,10 @@
 """The training loop of one run: optimizer steps over a seeded data order, per-epoch metrics, checkpoints, resume.
 
+`train` reads top to bottom: set up the device, the data and the monitor, build the model and the optimizer, start
+from the untrained model or from resume.pt, then loop over epochs and, inside each, over optimizer steps; after each
+epoch it appends a metrics row and may write resume.pt; at the end it writes metrics.tsv and checkpoint.pt. Where the
+run stands (epoch, step, metrics rows, the partial epoch's loss sum and time) is one `checkpoint.RunState`.
+
 A run trains whole epochs: `train.epochs` of them, or with `train.steps` the fewest that hold at least that many
 optimizer steps on the run's own images (`schedule.budget`), so a small derived dataset trains as many steps as its
 parent. metrics.tsv records the resulting schedule (`total_steps`, `warmup_steps`) beside every row.
@@ -73,7 +78,9 @@ class StopFlag:
         self.signal = signal.Signals(signum).name
 
 
-def _check_finite(loss: float, params: dict, epoch: int, resume_path) -> None:
+def stop_if_diverged(loss: float, params: dict, epoch: int, resume_path) -> None:
+    """Raise TrainingDiverged when `loss` (of 0-based `epoch`) is NaN or infinite, before the run saves anything, so the
+    last good resume.pt is kept."""
     if not math.isfinite(loss):
         raise TrainingDiverged(
             f"{params['run_id']}: the loss became {loss} in epoch {epoch + 1}; stopped without saving, so the last "
@@ -142,43 +149,10 @@ def run_budget(params: dict, train_split: Split, train_indices: np.ndarray | Non
     return budget(params, steps_per_epoch(params, images))
 
 
-def start_or_resume(params: dict, model, optimizer, monitor: Monitor, resume_path) -> tuple[list, int, int, dict, bool]:
-    """(metrics so far, epoch, step, partial epoch sums, resumed) to start from: epoch 0 with the untrained model's
-    metrics, or the state of `resume_path`, which is loaded into the model, the optimizer and torch's RNG."""
-    state = checkpoint.load_resume(resume_path, params)
-    if state is None:
-        return [{"epoch": 0, "step": 0, **monitor.evaluate(model, 0)}], 0, 0, {"loss_sum": 0.0, "seconds": 0.0}, False
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    torch.set_rng_state(state["torch_rng"])
-    return state["metrics"], state["epoch"], state["step"], state["partial"], True
-
-
 def epoch_order(keys: tuple, epoch: int, images: int, device: torch.device) -> torch.Tensor:
     """The seeded data order of one epoch."""
     return torch.from_numpy(np.random.default_rng(seeding.derive(*keys, seeding.ORDER, epoch)).permutation(images)
                             ).to(device)
-
-
-def stop(flag: StopFlag, params: dict, model, optimizer, epoch: int, step: int, metrics: list, partial: dict,
-         resume_path, progress: Progress):
-    """A signal arrived: write resume.pt at this optimizer-step boundary (unless the loss diverged) and exit."""
-    _check_finite(partial["loss_sum"], params, epoch, resume_path)
-    checkpoint.save_resume(resume_path, params, model, optimizer, epoch, step, metrics, partial)
-    progress.close()
-    raise Interrupted(f"{params['run_id']}: stopped by {flag.signal} at epoch {epoch} step {step}; "
-                      f"resumable checkpoint written to {resume_path}")
-
-
-def epoch_row(params: dict, model, optimizer, monitor: Monitor, epoch: int, steps: int, loss_sum: torch.Tensor,
-              t0: float, resume_path) -> dict:
-    """The metrics row of a finished epoch: mean loss, lr, timing and the monitor's norms and kNN accuracy."""
-    mean_loss = loss_sum.item() / (steps * params["accumulate"])  # waits for the device: timing is honest
-    seconds = time.perf_counter() - t0
-    _check_finite(mean_loss, params, epoch, resume_path)
-    return {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
-            "seconds": seconds, "images_per_s": steps * params["batch_size"] * params["accumulate"] / seconds,
-            **monitor.evaluate(model, epoch + 1)}
 
 
 def write_metrics(metrics_path, params: dict, metrics: list[dict], run: Budget, protocol: str) -> None:
@@ -199,50 +173,76 @@ def train(params: dict, train_split: Split, test_split: Split, train_indices: np
           checkpoint_path, resume_path, metrics_path, threads: int = 0, stop_after_epochs: int | None = None) -> None:
     """Train one run end to end (or continue it from `resume_path`) and write its checkpoint and metrics.
     `stop_after_epochs` ends the run early with a resumable checkpoint (used by tests)."""
+    run_id, batch, accumulate = params["run_id"], params["batch_size"], params["accumulate"]
     device = setup_device(params, threads)
+    prefetch = overlap(device)
     keys = (params["base_seed"], params["seed"])
+
+    # Data, monitor, model and optimizer, in this order after seeding: the initial weights depend on the seed alone.
     torch.manual_seed(seeding.derive(*keys, seeding.INIT))
     run = run_budget(params, train_split, train_indices)
+    epochs, steps, total_steps = run.epochs, run.steps_per_epoch, run.total_steps
     images, monitor = data_on_device(params, keys, train_split, test_split, train_indices, run, device)
     model, optimizer = model_and_optimizer(params, train_split.image_size, device)
     init_digest = initial.state_digest(model)  # the final checkpoint records it: embed --init checks its rebuild
-    batch, accumulate, epochs, steps = params["batch_size"], params["accumulate"], run.epochs, run.steps_per_epoch
-    total_steps, recipe = run.total_steps, recipe_for(params)
-    metrics, start_epoch, start_step, partial, resumed = start_or_resume(params, model, optimizer, monitor, resume_path)
-    last_epoch = epochs if stop_after_epochs is None else min(epochs, stop_after_epochs)
-    progress = Progress(params["run_id"], epochs, steps, batch * accumulate, start_epoch * steps + start_step)
-    if resumed:
-        progress.message(f"resuming {params['run_id']} at epoch {start_epoch} step {start_step} from {resume_path}")
-    flag = StopFlag()
-    model.train()
-    with flag.installed():
-        for epoch in range(start_epoch, last_epoch):
-            order = epoch_order(keys, epoch, len(images), device)
-            loss_sum = torch.tensor(partial["loss_sum"], dtype=torch.float32, device=device)
-            t0 = time.perf_counter() - partial["seconds"]
-            def views_of(step, epoch=epoch, order=order):  # a step's micro-batches, made up front when prefetched
-                views = micro_batches(images, order, step, batch, accumulate, recipe, (*keys, seeding.AUGMENT, epoch))
-                return list(views) if overlap(device) else views
+    recipe = recipe_for(params)
 
-            first = start_step if epoch == start_epoch else 0
-            for step, views in prefetched(views_of, range(first, steps), device, overlap(device)):
-                if flag.signal:
-                    stop(flag, params, model, optimizer, epoch, step, metrics,
-                         {"loss_sum": loss_sum.item(), "seconds": time.perf_counter() - t0}, resume_path, progress)
-                set_learning_rates(optimizer, params, epoch * steps + step, total_steps, steps)
+    # Start from the untrained model (its metrics are epoch 0), or where resume.pt left off.
+    state = checkpoint.load_resume(resume_path, params, model, optimizer)
+    resumed = state is not None
+    if not resumed:
+        state = checkpoint.RunState(epoch=0, step=0, metrics=[{"epoch": 0, "step": 0, **monitor.evaluate(model, 0)}])
+    last_epoch = epochs if stop_after_epochs is None else min(epochs, stop_after_epochs)
+    progress = Progress(run_id, epochs, steps, batch * accumulate, state.epoch * steps + state.step)
+    if resumed:
+        progress.message(f"resuming {run_id} at epoch {state.epoch} step {state.step} from {resume_path}")
+
+    stop = StopFlag()
+    model.train()
+    with stop.installed():
+        for epoch in range(state.epoch, last_epoch):
+            order = epoch_order(keys, epoch, len(images), device)
+            augment_keys = (*keys, seeding.AUGMENT, epoch)
+            loss_sum = torch.tensor(state.loss_sum, dtype=torch.float32, device=device)  # stays on the device
+            started = time.perf_counter() - state.seconds
+
+            def views_of(step):
+                """Step `step`'s micro-batches of this epoch; made up front when prefetched on a side stream."""
+                views = micro_batches(images, order, step, batch, accumulate, recipe, augment_keys)
+                return list(views) if prefetch else views
+
+            for step, views in prefetched(views_of, range(state.step, steps), device, prefetch):
+                if stop.signal:  # save where the run stands, at this step boundary, and exit
+                    state.step, state.loss_sum, state.seconds = step, loss_sum.item(), time.perf_counter() - started
+                    stop_if_diverged(state.loss_sum, params, epoch, resume_path)
+                    checkpoint.save_resume(resume_path, params, model, optimizer, state)
+                    progress.close()
+                    raise Interrupted(f"{run_id}: stopped by {stop.signal} at epoch {epoch} step {step}; "
+                                      f"resumable checkpoint written to {resume_path}")
+                run_step = epoch * steps + step
+                set_learning_rates(optimizer, params, run_step, total_steps, steps)
                 loss_sum += optimizer_step(model, optimizer, views, accumulate, device, params["amp"])
-                model.after_step(epoch * steps + step, total_steps)  # the method's hook (BYOL's EMA)
+                model.after_step(run_step, total_steps)  # the method's hook (BYOL's EMA)
                 progress.step()
-            metrics.append(epoch_row(params, model, optimizer, monitor, epoch, steps, loss_sum, t0, resume_path))
-            progress.epoch(metrics[-1])
-            partial = {"loss_sum": 0.0, "seconds": 0.0}
+
+            # The epoch's row: mean loss, the lr of its last step, timing, and the monitor's norms and kNN accuracy.
+            mean_loss = loss_sum.item() / (steps * accumulate)  # waits for the device: the timing is honest
+            seconds = time.perf_counter() - started
+            stop_if_diverged(mean_loss, params, epoch, resume_path)
+            row = {"epoch": epoch + 1, "step": (epoch + 1) * steps, "loss": mean_loss,
+                   "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
+                   "images_per_s": steps * batch * accumulate / seconds, **monitor.evaluate(model, epoch + 1)}
+            state.metrics.append(row)
+            progress.epoch(row)
+            state = checkpoint.RunState(epoch=epoch + 1, step=0, metrics=state.metrics, loss_sum=0.0, seconds=0.0)
             due = (epoch + 1) % params["checkpoint_every"] == 0 or epoch + 1 == last_epoch
             if due and epoch + 1 < epochs:
-                checkpoint.save_resume(resume_path, params, model, optimizer, epoch + 1, 0, metrics, partial)
+                checkpoint.save_resume(resume_path, params, model, optimizer, state)
     progress.close()
+
     if last_epoch < epochs:  # a deliberate partial run: resume.pt was written above
         return
-    write_metrics(metrics_path, params, metrics, run, monitor.protocol())
+    write_metrics(metrics_path, params, state.metrics, run, monitor.protocol())
     checkpoint.save_final(checkpoint_path, params, model, train_split.image_size, train_split.num_classes, epochs,
                           init_digest)
     Path(resume_path).unlink(missing_ok=True)
