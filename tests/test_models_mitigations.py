@@ -64,7 +64,7 @@ def test_model_applies_gradscale_to_the_right_output(kind, layer):
     x1, x2 = torch.rand(6, 3, 16, 16), torch.rand(6, 3, 16, 16)
     grads = {}
     for p in (0.0, 1.0):
-        model.params["gradscale"] = p
+        model.gradscale = p
         model.zero_grad()
         model.loss(x1, x2).backward()
         grads[p] = captured["out"].grad.clone()

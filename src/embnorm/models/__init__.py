@@ -16,7 +16,7 @@ def method_of(params: dict):
 
 def make_model(params: dict, image_size: int):
     """The run's model as constructed (no cut-initialization): the shape a checkpoint is loaded into."""
-    return method_of(params)(params, image_size)
+    return method_of(params).from_params(params, image_size)
 
 
 def build_model(params: dict, image_size: int):

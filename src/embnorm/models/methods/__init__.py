@@ -2,9 +2,10 @@
 
 A row names the method's module and class and its defaults at the paper's scale. The table imports no torch (the
 workflow reads it when it parses the config: the model names and defaults of `models.<name>` come from here,
-`embnorm.config.complete_models`); `METHODS[name].load()` imports the method's module. Adding a method is one module
-in this folder plus one row here (docs/adding-a-method.md); everything else (which layers are embedded, the optimizer
-groups, the per-step hook) reads the method.
+`embnorm.config.complete_models`); `METHODS[name].load()` imports the method's module, whose constructor takes the
+row's model settings as keyword arguments with these values as defaults. Adding a method is one module in this folder
+plus one row here (docs/adding-a-method.md); everything else (which layers are embedded, the optimizer groups, the
+per-step hook) reads the method.
 """
 
 from __future__ import annotations

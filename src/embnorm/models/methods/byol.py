@@ -18,11 +18,8 @@ solo-learn trains it with LARS (lr 1.0), which this workflow does not implement;
 SimSiam's 0.12 per 256 images, the other predictor method here (an assumption, not a tuned value: docs/training.md).
 
     >>> import torch
-    >>> from embnorm.models.methods import METHODS
     >>> from embnorm.models.methods.byol import BYOL
-    >>> params = {**METHODS["byol"].defaults, "backbone": "small", "embed_dim": 8, "hidden_dim": 16,
-    ...           "predictor_dim": 16, "gradscale": 0.0}
-    >>> model = BYOL(params, image_size=16)
+    >>> model = BYOL("small", image_size=16, embed_dim=8, hidden_dim=16, predictor_dim=16)
     >>> sorted(model(torch.rand(4, 3, 16, 16)))
     ['backbone', 'predictor', 'projector']
     >>> 0 <= model.loss(torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16)).item() <= 8
@@ -37,13 +34,15 @@ import copy
 import math
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from embnorm.models.cut import cut_initialization
 from embnorm.models.gradscale import grad_scale
+from embnorm.models.heads import mlp
+from embnorm.models.methods import METHODS
 from embnorm.models.methods.base import Method
 
+DEFAULTS = METHODS["byol"].defaults  # solo-learn's CIFAR values (the model table is their one source)
 TAU_BASE = 0.99  # the paper's and solo-learn's CIFAR value; tau rises to 1 over the run
 
 
@@ -53,21 +52,20 @@ def byol_loss(p1: torch.Tensor, p2: torch.Tensor, t1: torch.Tensor, t2: torch.Te
     return mse(p1, t2) + mse(p2, t1)
 
 
-def byol_mlp(in_dim: int, hidden: int, out_dim: int) -> nn.Module:
-    """BYOL's projector and predictor: Linear, BatchNorm, ReLU, Linear (Section 3.3)."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
-                         nn.Linear(hidden, out_dim))
-
-
 class BYOL(Method):
     name = "byol"
     layers = ("backbone", "projector", "predictor")
     gradscale_on = "predictor"
 
-    def __init__(self, params: dict, image_size: int):
-        super().__init__(params, image_size)
-        self.projector = byol_mlp(self.feat_dim, params["hidden_dim"], params["embed_dim"])
-        self.predictor = byol_mlp(params["embed_dim"], params["predictor_dim"], params["embed_dim"])
+    def __init__(self, backbone: str, image_size: int, *, embed_dim: int = DEFAULTS["embed_dim"],
+                 hidden_dim: int = DEFAULTS["hidden_dim"], predictor_dim: int = DEFAULTS["predictor_dim"],
+                 gradscale: float = 0.0):
+        """Projector `feat_dim -> hidden_dim -> embed_dim` and predictor `embed_dim -> predictor_dim -> embed_dim`,
+        each Linear, BatchNorm, ReLU, Linear (Section 3.3), with biases throughout as in solo-learn; the target
+        network starts as a frozen copy of the online backbone and projector."""
+        super().__init__(backbone, image_size, gradscale=gradscale)
+        self.projector = mlp([self.feat_dim, hidden_dim, embed_dim], bias_before_norm=True)
+        self.predictor = mlp([embed_dim, predictor_dim, embed_dim], bias_before_norm=True)
         self.target_backbone = copy.deepcopy(self.backbone).requires_grad_(False)
         self.target_projector = copy.deepcopy(self.projector).requires_grad_(False)
 
@@ -75,7 +73,7 @@ class BYOL(Method):
         """One online pass and one target pass over both views (BatchNorm statistics over 2n images)."""
         n = x1.shape[0]
         x = torch.cat([x1, x2])
-        p = grad_scale(self(x)["predictor"], self.params["gradscale"])
+        p = grad_scale(self(x)["predictor"], self.gradscale)
         with torch.no_grad():
             t = self.target_projector(self.target_backbone(x))
         return byol_loss(p[:n], p[n:], t[:n], t[n:])

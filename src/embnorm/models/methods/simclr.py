@@ -3,13 +3,14 @@ Representations", Section 2.1): backbone -> projection MLP g, and the NT-Xent lo
 
 The projector is two linear layers with a ReLU and no BatchNorm (the authors' `bn: False`). GradScale sits on the
 embeddings (the projector output), the tensor whose norm the loss divides out. Its defaults (its row in `METHODS`)
-are the paper's CIFAR settings as the Draganov et al. authors train them (paper reference §0).
+are the paper's CIFAR settings as the Draganov et al. authors train them (paper reference §0). The loss is one of
+`LOSSES`, chosen when the model is built.
 
     >>> import torch
-    >>> from embnorm.models.methods import METHODS
     >>> from embnorm.models.methods.simclr import SimCLR
-    >>> params = {**METHODS["simclr"].defaults, "backbone": "small", "embed_dim": 8, "gradscale": 0.0}
-    >>> model = SimCLR(params, image_size=16)
+    >>> model = SimCLR("small", image_size=16, embed_dim=8)
+    >>> model.temperature, model.criterion.__name__
+    (0.5, 'nt_xent')
     >>> sorted(model(torch.rand(4, 3, 16, 16)))
     ['backbone', 'projector']
     >>> bool(model.loss(torch.rand(4, 3, 16, 16), torch.rand(4, 3, 16, 16)) > 0)
@@ -19,11 +20,14 @@ are the paper's CIFAR settings as the Draganov et al. authors train them (paper 
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from embnorm.models.gradscale import grad_scale
+from embnorm.models.heads import mlp
+from embnorm.models.methods import METHODS
 from embnorm.models.methods.base import Method
+
+DEFAULTS = METHODS["simclr"].defaults  # the paper's values (the model table is their one source)
 
 
 def nt_xent(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -45,9 +49,7 @@ def nt_xent_authors(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> t
     return (-positive + torch.logsumexp(negatives, dim=1)).mean()
 
 
-def simclr_projector(in_dim: int, hidden: int, out_dim: int) -> nn.Module:
-    """Two linear layers with a ReLU, no BatchNorm (the authors' `bn: False`)."""
-    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, out_dim))
+LOSSES = {"ntxent": nt_xent, "authors": nt_xent_authors}  # the values of the `loss` setting
 
 
 class SimCLR(Method):
@@ -55,14 +57,21 @@ class SimCLR(Method):
     layers = ("backbone", "projector")
     gradscale_on = "projector"
 
-    def __init__(self, params: dict, image_size: int):
-        super().__init__(params, image_size)
-        self.projector = simclr_projector(self.feat_dim, params["hidden_dim"] or self.feat_dim, params["embed_dim"])
+    def __init__(self, backbone: str, image_size: int, *, embed_dim: int = DEFAULTS["embed_dim"],
+                 hidden_dim: int = DEFAULTS["hidden_dim"], temperature: float = DEFAULTS["temperature"],
+                 loss: str = DEFAULTS["loss"], gradscale: float = 0.0):
+        """Projector `feat_dim -> hidden_dim -> embed_dim` (`hidden_dim` 0: the backbone's feature width), and the
+        contrastive loss `loss` (a key of `LOSSES`) at `temperature`."""
+        if loss not in LOSSES:
+            raise ValueError(f"SimCLR: unknown loss '{loss}' (expected one of {sorted(LOSSES)})")
+        super().__init__(backbone, image_size, gradscale=gradscale)
+        self.projector = mlp([self.feat_dim, hidden_dim or self.feat_dim, embed_dim], batch_norm=False)
+        self.criterion = LOSSES[loss]
+        self.temperature = temperature
 
     def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        """NT-Xent of the two views' embeddings. One pass over both views: BatchNorm statistics over 2n images
-        (SimCLR's reference code does this; the authors' code runs one pass per view)."""
+        """The contrastive loss of the two views' embeddings. One pass over both views: BatchNorm statistics over 2n
+        images (SimCLR's reference code does this; the authors' code runs one pass per view)."""
         n = x1.shape[0]
-        z = grad_scale(self(torch.cat([x1, x2]))["projector"], self.params["gradscale"])
-        fn = nt_xent if self.params["loss"] == "ntxent" else nt_xent_authors
-        return fn(z[:n], z[n:], self.params["temperature"])
+        z = grad_scale(self(torch.cat([x1, x2]))["projector"], self.gradscale)
+        return self.criterion(z[:n], z[n:], self.temperature)

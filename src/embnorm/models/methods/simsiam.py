@@ -8,11 +8,8 @@ group with `fixed_lr`. Its defaults (its row in `METHODS`) are the paper's CIFAR
 authors train them (paper reference §0): 4 x 256 images per step, 2048-wide projector, 512-wide predictor bottleneck.
 
     >>> import torch
-    >>> from embnorm.models.methods import METHODS
     >>> from embnorm.models.methods.simsiam import SimSiam
-    >>> params = {**METHODS["simsiam"].defaults, "backbone": "small", "embed_dim": 16, "predictor_dim": 4,
-    ...           "gradscale": 0.0}
-    >>> model = SimSiam(params, image_size=16)
+    >>> model = SimSiam("small", image_size=16, embed_dim=16, predictor_dim=4)
     >>> sorted(model(torch.rand(4, 3, 16, 16)))
     ['backbone', 'predictor', 'projector']
     >>> [(g["name"], g["fixed_lr"]) for g in model.parameter_groups()]
@@ -24,11 +21,14 @@ authors train them (paper reference §0): 4 x 256 images per step, 2048-wide pro
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
 from embnorm.models.gradscale import grad_scale
+from embnorm.models.heads import mlp
+from embnorm.models.methods import METHODS
 from embnorm.models.methods.base import Method
+
+DEFAULTS = METHODS["simsiam"].defaults  # the paper's values (the model table is their one source)
 
 
 def simsiam_loss(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -37,35 +37,25 @@ def simsiam_loss(p1: torch.Tensor, p2: torch.Tensor, z1: torch.Tensor, z2: torch
     return -0.5 * (cos(p1, z2) + cos(p2, z1))
 
 
-def simsiam_projector(in_dim: int, dim: int) -> nn.Module:
-    """Three linear layers of width `dim`, each followed by BatchNorm, ReLU between."""
-    return nn.Sequential(
-        nn.Linear(in_dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
-        nn.Linear(dim, dim, bias=False), nn.BatchNorm1d(dim), nn.ReLU(inplace=True),
-        nn.Linear(dim, dim, bias=False), nn.BatchNorm1d(dim),
-    )
-
-
-def simsiam_predictor(dim: int, bottleneck: int) -> nn.Module:
-    return nn.Sequential(nn.Linear(dim, bottleneck, bias=False), nn.BatchNorm1d(bottleneck), nn.ReLU(inplace=True),
-                         nn.Linear(bottleneck, dim))
-
-
 class SimSiam(Method):
     name = "simsiam"
     layers = ("backbone", "projector", "predictor")
     gradscale_on = "predictor"
 
-    def __init__(self, params: dict, image_size: int):
-        super().__init__(params, image_size)
-        self.projector = simsiam_projector(self.feat_dim, params["embed_dim"])
-        self.predictor = simsiam_predictor(params["embed_dim"], params["predictor_dim"])
+    def __init__(self, backbone: str, image_size: int, *, embed_dim: int = DEFAULTS["embed_dim"],
+                 predictor_dim: int = DEFAULTS["predictor_dim"], gradscale: float = 0.0):
+        """Projector: three linear layers of width `embed_dim`, each followed by BatchNorm, ReLU between (Section 3,
+        baseline settings). Predictor: `embed_dim -> predictor_dim -> embed_dim`, BatchNorm and ReLU on its
+        bottleneck. Linear layers followed by BatchNorm have no bias."""
+        super().__init__(backbone, image_size, gradscale=gradscale)
+        self.projector = mlp([self.feat_dim, embed_dim, embed_dim, embed_dim], norm_output=True)
+        self.predictor = mlp([embed_dim, predictor_dim, embed_dim])
 
     def loss(self, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         """One pass over both views (BatchNorm statistics over 2n images), then the symmetric loss."""
         n = x1.shape[0]
         out = self(torch.cat([x1, x2]))
-        z, q = out["projector"], grad_scale(out["predictor"], self.params["gradscale"])
+        z, q = out["projector"], grad_scale(out["predictor"], self.gradscale)
         return simsiam_loss(q[:n], q[n:], z[:n], z[n:])
 
     def parameter_groups(self) -> list[dict]:
