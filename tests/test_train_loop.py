@@ -20,7 +20,7 @@ from embnorm.data.format import Split
 from embnorm.io import ArtifactError
 from embnorm.models import METHODS
 from embnorm.train import loop
-from embnorm.train.checkpoint import CheckpointMismatch
+from embnorm.checkpoint import CheckpointMismatch
 from embnorm.train.loop import TIMING_COLUMNS, Interrupted, TrainingDiverged, train
 
 torch.set_num_threads(1)

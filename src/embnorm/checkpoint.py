@@ -1,4 +1,5 @@
-"""Checkpoints: a resumable one (resume.pt) and the final one the embed stage reads (checkpoint.pt).
+"""Checkpoints: a resumable one (resume.pt) and the final one (checkpoint.pt). Training writes both and the embed stage
+reads the final one, so this module sits below `train/` and `embed.py`.
 
 resume.pt holds the model, the optimizer (momentum / Adam moments), the position (epoch, optimizer step within it),
 the metrics rows so far, the partial loss sum of an interrupted epoch, and the torch RNG state. The lr schedule is
