@@ -40,8 +40,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from embnorm.models.cut import cut_initialization
-from embnorm.models.gradscale import grad_scale
+from embnorm.mitigations import cut_init as cut_initialization, gradscale as grad_scale
 from embnorm.models.methods.base import Method
 
 TAU_BASE = 0.99  # the paper's and solo-learn's CIFAR value; tau rises to 1 over the run

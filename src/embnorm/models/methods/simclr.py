@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from embnorm.models.gradscale import grad_scale
+from embnorm.mitigations import gradscale as grad_scale
 from embnorm.models.methods.base import Method
 
 
