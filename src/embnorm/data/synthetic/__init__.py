@@ -29,7 +29,7 @@ from embnorm.data.synthetic.spec import FAMILY_STREAM, SIZE, SyntheticSpec, samp
 def render(spec: SyntheticSpec, structure: dict[str, np.ndarray]) -> np.ndarray:
     """uint8 images (N, 32, 32, 3) of the samples described by `structure`, drawn in the spec's design."""
     if spec.design == "parts":
-        from embnorm.data.synthetic import parts  # loaded when it draws: a job that does not lists no parts code
+        from embnorm.data.synthetic import parts  # imported to draw: a job that draws none lists no parts code
 
         return parts.render(spec, structure)
     return appearance.render(spec, structure)
