@@ -32,7 +32,7 @@ import torch
 
 from embnorm.models import build_model
 from embnorm.monitor import NormMonitor, norm_ood_auroc, norm_stats, rankme
-from embnorm.train.monitor import embed_batches, with_data_bn_statistics
+from embnorm.evaluation.features import embed_batches, with_data_bn_statistics
 
 EMBED_DIM = {"small": 128, "resnet18": 256, "resnet50": 256}
 

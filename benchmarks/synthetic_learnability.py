@@ -4,8 +4,9 @@ Trains one baseline run of the default config (`<model>-sgd-none-synth`: small C
 unless `--model` says otherwise) on the synth dataset generated in memory with the given generator options, through
 the package's own training loop, and prints a tab-separated header and one row: model, batch size, design, options,
 epochs, optimizer steps, test kNN at epoch 0 (initialization), at the last epoch and at every evaluated epoch, the
-first and last epoch's loss, and the process CPU time and wall time of training. `--knob` sets a generator constant of synthetic_parts.py for one run: how the rows of the learnability log
-in docs/synthetic-data.md were made. Use OMP_NUM_THREADS=1 (the loop runs on one thread); CPU time is the
+first and last epoch's loss, and the process CPU time and wall time of training. `--knob` sets a generator constant
+of the parts design (src/embnorm/data/synthetic/parts.py) for one run: how the rows of the learnability log in
+docs/synthetic-data.md were made. Use OMP_NUM_THREADS=1 (the loop runs on one thread); CPU time is the
 comparable number on a shared machine, wall time is inflated by whatever else runs.
 
 The generator was designed on a development seed (`--synthetic seed=1`); the shipped numbers are those of the
@@ -110,7 +111,8 @@ def main(argv=None) -> None:
     parser.add_argument("--synthetic", nargs="*", default=[], metavar="KEY=VALUE",
                         help="options of datasets.synth.synthetic, e.g. design=appearance or seed=1")
     parser.add_argument("--knob", nargs="*", default=[], metavar="NAME=VALUE",
-                        help="development only: set a module constant of synthetic_parts (e.g. HUE_SPREAD=0.2)")
+                        help="development only: set a module constant of the parts design "
+                             "(data/synthetic/parts.py), e.g. HUE_SPREAD=0.2")
     parser.add_argument("--epochs", type=int, help="training epochs (default: config.yaml's train.epochs)")
     parser.add_argument("--knn-every", type=int, help="kNN every this many epochs (default: config.yaml's)")
     parser.add_argument("--model", default="simclr", help="the method trained (default simclr)")
@@ -119,13 +121,13 @@ def main(argv=None) -> None:
     parser.add_argument("--configfile", type=Path, help="a preset layered over config.yaml (e.g. config/byol.yaml)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from embnorm.data import synthetic_parts
+    from embnorm.data.synthetic import parts
 
     for item in args.knob:
         name, value = item.split("=", 1)
-        if not hasattr(synthetic_parts, name):
-            raise SystemExit(f"--knob {name}: synthetic_parts has no such constant")
-        setattr(synthetic_parts, name, _value(value))
+        if not hasattr(parts, name):
+            raise SystemExit(f"--knob {name}: the parts design (data/synthetic/parts.py) has no such constant")
+        setattr(parts, name, _value(value))
     options = dict(item.split("=", 1) for item in args.synthetic)
     options = {k: _value(v) for k, v in options.items()}
     train_options = {k: v for k, v in {"epochs": args.epochs, "knn_every": args.knn_every}.items() if v is not None}

@@ -12,11 +12,12 @@ import torch
 import torch.nn as nn
 
 from embnorm.data.synthetic import SyntheticSpec, generate
+from embnorm.evaluation.features import to_float
 from embnorm.mitigations import gradscale
 from embnorm.models.backbones import small_cnn
 from embnorm.models.methods.simclr import nt_xent
 from embnorm.monitor import NormMonitor
-from embnorm.train.augment import RECIPES, to_float, two_views
+from embnorm.train.augment import RECIPES, two_views
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--epochs", type=int, default=5)

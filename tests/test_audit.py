@@ -286,12 +286,13 @@ def test_only_finished_jobs_write_records(tmp_path, monkeypatch):
     assert record["params_hash"] == config.params_hash({"command": "demo", "value": 3})
     assert list(tmp_path.rglob("*.json")) == [provenance.record_path(tmp_path, "results/tables/demo.md")]
 
-    with pytest.raises(RuntimeError), provenance.recording(args):
+    with pytest.raises(RuntimeError), provenance.recording(args) as failed:
         io.write_text("results/tables/half.md", "written, then the job failed\n")
         raise RuntimeError("boom")
     assert (tmp_path / "results/tables/half.md").exists()
     assert not provenance.record_path(tmp_path, "results/tables/half.md").exists()
-    assert io.listeners == []
+    io.write_text("results/tables/after.md", "written after the job ended\n")
+    assert failed.written == ["results/tables/half.md"]  # an ended job hears of no more files
 
 
 def test_git_version_outside_a_checkout(tmp_path, monkeypatch):

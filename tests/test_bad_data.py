@@ -16,7 +16,7 @@ from PIL import Image
 from conftest import split_folders, tiny_config, validated
 from embnorm import io, paths
 from embnorm.cli import main
-from embnorm.config import ConfigError, run_table
+from embnorm.config import ConfigError, check_config, run_table
 from embnorm.data import format as fmt
 
 
@@ -232,8 +232,6 @@ def test_the_cli_validates_spec_against_the_workflow_schema(capsys, spec, expect
 # --- config checks before planning -----------------------------------------------------------------------------------
 
 def config_error(config: dict) -> str:
-    from embnorm.data.validate import check_config
-
     with pytest.raises(ConfigError) as e:
         check_config(config, run_table(config))
     return str(e.value)

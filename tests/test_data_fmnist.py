@@ -20,7 +20,7 @@ import pytest
 
 from conftest import SCHEMA, split_folders, tiny_config, validated
 from embnorm.cli import main
-from embnorm.config import ConfigError, check_imbalance_laws, run_table
+from embnorm.config import ConfigError, check_config, check_imbalance_laws, run_table
 from embnorm.data import fashion_mnist as fm
 from embnorm.data import fetch, images, prepare, sources
 from embnorm.data import format as fmt
@@ -311,8 +311,6 @@ def fmnist_config(**datasets) -> dict:
 
 
 def config_error(config: dict) -> str:
-    from embnorm.data.validate import check_config
-
     with pytest.raises(ConfigError) as e:
         check_config(config, run_table(config))
     return str(e.value)
@@ -323,8 +321,6 @@ FM_OOD = {"source": "fashion_mnist", "classes": [5, 6, 7, 8, 9]}
 
 
 def test_config_checks_of_subsets_before_planning():
-    from embnorm.data.validate import check_config
-
     config = fmnist_config(fm_id=FM_ID, fm_ood=FM_OOD)
     check_config(config, run_table(config))  # disjoint classes of one source: a valid OOD partner
     assert "'fm_ood' reads the same fashion_mnist images as fm_id and keeps labels [4] of its classes" in \

@@ -14,9 +14,9 @@ import torch
 from embnorm import io
 from embnorm.data.format import Split
 from embnorm.embed import FLOAT16_FROM_DIM, embed_split
+from embnorm.evaluation.features import embed_batches, to_float
 from embnorm.models import make_model
-from embnorm.train.augment import to_float
-from embnorm.train.monitor import Monitor, embed_batches, knn_protocol
+from embnorm.train.monitor import Monitor, knn_protocol
 from test_train_loop import tiny_params
 
 torch.set_num_threads(1)

@@ -20,10 +20,10 @@ from embnorm.analysis.registry import ANALYSES, OPTIONAL_CLAIM_TABLES
 from embnorm.cli import main
 from embnorm.config import role_datasets, run_table
 from embnorm.data.format import read_split
+from embnorm.evaluation.features import to_float
+from embnorm.evaluation.initial import rebuild, state_digest
 from embnorm.models import build_model
 from embnorm.train import loop
-from embnorm.train.augment import to_float
-from embnorm.train.initial import rebuild, state_digest
 
 INIT_TABLES = {"norm_vs_ood_init": "norm_vs_ood", "knn_spearman_init": "knn_spearman",
                "human_spearman_init": "human_spearman", "class_metrics_init": "class_metrics"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embnorm.data import human_labels, synthetic, synthetic_parts
+from embnorm.data import human_labels, synthetic
+from embnorm.data.synthetic import parts
 
 SPEC = synthetic.SyntheticSpec(n_train=400, n_test=200)
 
@@ -36,19 +37,19 @@ def test_train_and_test_differ_and_families_are_disjoint(train):
     p0 = synthetic.class_prototypes(SPEC)
     p1 = synthetic.class_prototypes(synthetic.SyntheticSpec(family=1))
     assert not np.allclose(p0["hue"], p1["hue"])
-    l0, l1 = synthetic_parts.class_layouts(SPEC), synthetic_parts.class_layouts(synthetic.SyntheticSpec(family=1))
+    l0, l1 = parts.class_layouts(SPEC), parts.class_layouts(synthetic.SyntheticSpec(family=1))
     assert not np.allclose(l0["px"], l1["px"])
     assert synthetic.class_names(SPEC) != synthetic.class_names(synthetic.SyntheticSpec(family=1))
 
 
 def test_parts_modes_start_at_the_prototype_layout():
     spec = synthetic.SyntheticSpec(design="parts")
-    protos = synthetic_parts.class_layouts(spec)
-    modes = synthetic_parts.mode_layouts(spec, protos)
-    for field in synthetic_parts.LAYOUT_FIELDS:
+    protos = parts.class_layouts(spec)
+    modes = parts.mode_layouts(spec, protos)
+    for field in parts.LAYOUT_FIELDS:
         assert np.allclose(modes[field][:, 0], protos[field]), field
     spread = sum(np.abs(modes[f] - modes[f][:, :1]).mean(axis=(0, 2)) / step
-                 for f, step in synthetic_parts.MODE_STEPS.items())
+                 for f, step in parts.MODE_STEPS.items())
     assert spread[0] == 0 and spread[-1] > 1.5 * spread[1], "rarer modes lie further from the prototype"
 
 

@@ -21,7 +21,7 @@ from embnorm.data.format import Split
 from embnorm.io import ArtifactError
 from embnorm.models import METHODS
 from embnorm.train import loop
-from embnorm.train.checkpoint import RESUME_KEYS, CheckpointMismatch, RunState, load_resume, save_resume
+from embnorm.checkpoint import RESUME_KEYS, CheckpointMismatch, RunState, load_resume, save_resume
 from embnorm.train.loop import TIMING_COLUMNS, Interrupted, TrainingDiverged, train
 
 torch.set_num_threads(1)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import torch
 
+from embnorm.evaluation.features import to_float
 from embnorm.models import build_model
-from embnorm.train.augment import to_float
 from embnorm.train.loop import data_on_device, run_budget, train
 from embnorm.train.monitor import last_bn_affine_norm
 from test_train_loop import TEST, TRAIN, tiny_params

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+
+from embnorm import io, paths
+from embnorm.errors import EmbnormError
+from embnorm.provenance import recording, write_manifest
 
 
 def _json_arg(text: str):
@@ -70,15 +75,11 @@ def cmd_split(args):
 
 
 def cmd_params(args):
-    from embnorm import io
-
     io.write_json(args.out, args.spec)
 
 
 def cmd_runs_table(args):
     import pandas as pd
-
-    from embnorm import io
 
     frame = pd.DataFrame([io.read_json(p) for p in args.params])
     io.write_tsv(args.out, frame[["run_id"] + [c for c in frame.columns if c != "run_id"]])
@@ -86,9 +87,6 @@ def cmd_runs_table(args):
 
 def _run_indices(params: dict, indices_path):
     """The imbalanced subset's row indices for a run on one (`--indices`, required then), else None."""
-    from embnorm import io
-    from embnorm.errors import EmbnormError
-
     if not params["imbalanced"]:
         return None
     if indices_path is None:
@@ -98,7 +96,6 @@ def _run_indices(params: dict, indices_path):
 
 
 def cmd_train(args):
-    from embnorm import io
     from embnorm.data.format import read_split
     from embnorm.data.validate import check_run
     from embnorm.train.loop import train
@@ -128,9 +125,6 @@ def cmd_config_reference(args):
 
 
 def cmd_manifest(args):
-    from embnorm import paths
-    from embnorm.provenance import write_manifest
-
     write_manifest(args.out or paths.MANIFEST, args.rules)
 
 
@@ -146,11 +140,19 @@ def _split_folders(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument(f"--{split}", required=True, help=what.format(split))
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The `embnorm` parser. Given the `command` about to run, the analysis commands (present/commands.py, declared
-    in analysis/registry.py) are registered only if it is one of them: a training or data job then never imports the
-    analysis code, so its provenance record does not list it, and an analysis edit leaves checkpoints `ok` in the
-    audit just as it leaves them alone in the workflow."""
+@functools.cache
+def analysis_commands():
+    """`add_subcommands` of present/commands.py, which declares the analysis commands (`analyze ood|growth`, ...,
+    `claims`, from analysis/registry.py), and the modules that loading it added to this process: code of the analysis
+    commands, and of no other (`provenance.Job`)."""
+    loaded = set(sys.modules)
+    from embnorm.present.commands import add_subcommands
+
+    return add_subcommands, frozenset(sys.modules.keys() - loaded)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `embnorm` parser: every command, those below and the analysis commands."""
     from embnorm import __version__
 
     parser = argparse.ArgumentParser(prog="embnorm", description=__doc__)
@@ -254,22 +256,18 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list the artifacts that are ok too")
     p.set_defaults(func=cmd_audit)
 
-    if command not in sub.choices:
-        from embnorm.present.commands import add_subcommands  # the analyses (`analyze ood|growth`, ..., claims)
-
-        add_subcommands(sub)
+    add_subcommands, _ = analysis_commands()
+    add_subcommands(sub)
     return parser
 
 
 def main(argv=None) -> int:
+    """Run one command, inside a provenance recording: a record for every artifact it writes (embnorm.provenance)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    command = next((word for word in argv if not word.startswith("-")), None)
-    args = build_parser(command).parse_args(argv)
-    from embnorm.errors import EmbnormError
-    from embnorm.provenance import recording
-
+    args = build_parser().parse_args(argv)
+    _, declaring = analysis_commands()
     try:
-        with recording(args, argv):  # a provenance record for every artifact the command writes (embnorm.provenance)
+        with recording(args, argv, declaring=declaring):
             args.func(args)
     except EmbnormError as e:
         print(f"embnorm {args.command}: error: {e}", file=sys.stderr)

@@ -8,14 +8,15 @@ the source's train and test, and the OOD partner's) into one folder, a file `<da
     embnorm embed --params results/runs/R/params.json --checkpoint results/runs/R/checkpoint.pt \
         --splits resources/datasets/synth/train resources/datasets/synth/test ... --out results/runs/R/embeddings
 
-`--init` embeds the same splits with the run's encoder at initialisation instead (`train/initial.py`: rebuilt from
-the run's seed, checked bit-identical against the digest its checkpoint records, BatchNorm statistics re-estimated on
-the run's probe images), into a folder with the same files; the workflow's is `results/runs/<run>/embeddings_init/`.
-Beside the trained encoder's, it shows whether training made a statistic or found it there.
+`--init` embeds the same splits with the run's encoder at initialisation instead (`evaluation/initial.py`: rebuilt
+from the run's seed, checked bit-identical against the digest its checkpoint records, BatchNorm statistics
+re-estimated on the run's probe images), into a folder with the same files; the workflow's is
+`results/runs/<run>/embeddings_init/`. Beside the trained encoder's, it shows whether training made a statistic or
+found it there.
 
 Every sample in original order (no drop_last), model in eval mode, no augmentation, features computed in fp32 with
-autocast off whatever the run's `amp` (monitor.embed_batches). Norms are computed in fp32 before any downcast;
-features of width >= 512 are stored as float16 (they are large), narrower ones as float32.
+autocast off whatever the run's `amp` (`evaluation.features.embed_batches`). Norms are computed in fp32 before any
+downcast; features of width >= 512 are stored as float16 (they are large), narrower ones as float32.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ import numpy as np
 import torch
 
 from embnorm import io, paths
+from embnorm.checkpoint import load_final
 from embnorm.config import role_datasets
 from embnorm.data.format import Split, read_split
 from embnorm.errors import EmbnormError
+from embnorm.evaluation.features import embed_batches, pick_device
+from embnorm.evaluation.initial import initial_model, probe_positions
 from embnorm.models import make_model
-from embnorm.train.checkpoint import load_final
-from embnorm.train.initial import initial_model, probe_positions
-from embnorm.train.monitor import embed_batches
-from embnorm.train.step import pick_device
 
 FLOAT16_FROM_DIM = 512
 

@@ -2,11 +2,16 @@
 
 A writer first writes `<name>.tmp-<pid>` in the target folder and then renames it over the target, so a killed job
 never leaves a file that looks finished.
+
+Because every file passes through here, this is where a command's reads and writes are seen: inside
+`journal_to(journal)` (embnorm.provenance opens one around each command) every reader tells `journal.read(path)` and
+every writer, once the file is in place, `journal.wrote(path)`. Outside such a block nothing is noted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -22,15 +27,31 @@ class ArtifactError(EmbnormError):
     """A file the workflow needs is missing, truncated or corrupted. The message names the file."""
 
 
-# Callbacks `(event, path)` with event "read" or "write"; embnorm.provenance registers one while a CLI command runs,
-# so each job records which files it consumed and produced. A writer that cannot use `atomic_path` (a streamed
-# download renamed into place) calls `notify("write", path)` after its rename.
-listeners: list = []
+# The journal of the block now running (`journal_to`); context-local, so one block's journal never sees another's
+# files.
+_journal: contextvars.ContextVar = contextvars.ContextVar("embnorm.io.journal", default=None)
 
 
-def notify(event: str, path) -> None:
-    for listener in listeners:
-        listener(event, path)
+@contextlib.contextmanager
+def journal_to(journal) -> Iterator[None]:
+    """Tell `journal` of every file read (`journal.read(path)`) and written (`journal.wrote(path)`) in the block."""
+    token = _journal.set(journal)
+    try:
+        yield
+    finally:
+        _journal.reset(token)
+
+
+def _note_read(path) -> None:
+    journal = _journal.get()
+    if journal is not None:
+        journal.read(path)
+
+
+def _note_written(path) -> None:
+    journal = _journal.get()
+    if journal is not None:
+        journal.wrote(path)
 
 
 @contextlib.contextmanager
@@ -44,7 +65,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        notify("write", path)
+        _note_written(path)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -72,7 +93,7 @@ def _json_default(obj):
 
 
 def read_json(path) -> Any:
-    notify("read", path)
+    _note_read(path)
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -88,7 +109,7 @@ def write_npy(path, array: np.ndarray) -> None:
 
 
 def read_npy(path, mmap: bool = False) -> np.ndarray:
-    notify("read", path)
+    _note_read(path)
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except FileNotFoundError:
@@ -104,7 +125,7 @@ def write_npz(path, **arrays: np.ndarray) -> None:
 
 
 def read_npz(path) -> dict[str, np.ndarray]:
-    notify("read", path)
+    _note_read(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
@@ -123,7 +144,7 @@ def write_tsv(path, frame) -> None:
 def read_tsv(path):
     import pandas as pd
 
-    notify("read", path)
+    _note_read(path)
     try:
         return pd.read_csv(path, sep="\t")
     except FileNotFoundError:
@@ -143,7 +164,7 @@ def load_torch(path, map_location="cpu"):
     """Load a checkpoint safely (weights_only=True); a truncated or foreign file raises ArtifactError."""
     import torch
 
-    notify("read", path)
+    _note_read(path)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:

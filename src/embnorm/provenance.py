@@ -2,9 +2,10 @@
 
 Why the job records it itself: the process that wrote a file is the only one that knows for sure which inputs,
 parameters, code and machine made it, and the same record is written whether Snakemake, SLURM or a person ran the
-stage. `embnorm.cli.main` runs every subcommand inside `recording(args)`; `embnorm.io` reports each file read and
-each file (atomically) written to it. Only a job that finishes writes records, so a killed or failed job leaves
-none, and the audit calls whatever it left behind an orphan.
+stage. Every subcommand passes through `embnorm.cli.main`, which runs it inside `recording(args)`: a `Job` that
+`embnorm.io` tells of each file read and each file (atomically) written for the length of the command
+(`io.journal_to`). Only a job that finishes writes records, so a killed or failed job leaves none, and the audit calls
+whatever it left behind an orphan.
 
 Layout: the record of an artifact (a path under results/ or resources/, relative to the project root, which is the
 working directory of the job) lives in the artifact's own tree: `results/provenance/runs/<run>/checkpoint.pt.json`,
@@ -107,15 +108,17 @@ def code_digest(*subpackages: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def code_files() -> dict[str, str]:
+def code_files(not_run: frozenset[str] = frozenset()) -> dict[str, str]:
     """The package modules this process imported, with their digests: exactly the code that made a job's files.
 
     The commit alone cannot say that (a dirty tree, no git), and a hash of the whole package would call every
-    checkpoint stale after a change to a figure. The modules that only record (provenance, audit) are left out."""
+    checkpoint stale after a change to a figure. Left out: the modules that only record (provenance, audit), and
+    `not_run`, modules loaded only to declare commands the job did not run (`Job`)."""
+    left_out = set(RECORDING_ONLY) | not_run
     files = {}
     for name, module in list(sys.modules.items()):
         source = getattr(module, "__file__", None)
-        if (name == "embnorm" or name.startswith("embnorm.")) and name not in RECORDING_ONLY and source:
+        if (name == "embnorm" or name.startswith("embnorm.")) and name not in left_out and source:
             with contextlib.suppress(ValueError):  # a module from elsewhere is not this package's code
                 relative = Path(source).resolve().relative_to(PACKAGE_DIR).as_posix()
                 files[relative] = file_digest(relative)
@@ -210,26 +213,36 @@ def collect(root) -> tuple[dict[str, dict], dict[str, str]]:
 # ---- recording a job ----
 
 class Job:
-    """What one CLI command read and wrote, and when; `finish` turns it into one record per artifact it wrote."""
+    """What one CLI command read and wrote, and when; `finish` turns it into one record per artifact it wrote.
 
-    def __init__(self, args, root: Path, argv: list[str] | None = None):
+    `declaring` are modules the command line loaded to declare commands (`cli.analysis_commands`: the analyses'). They
+    are the code of the job when its command is defined among them, and otherwise not: a data or training job lists
+    no analysis code, so an edit to an analysis leaves its checkpoints `ok` in the audit, as the workflow leaves them
+    alone."""
+
+    def __init__(self, args, root: Path, argv: list[str] | None = None, declaring: frozenset[str] = frozenset()):
         self.root = root
         self.args = {k: v for k, v in vars(args).items() if k != "func"}  # parsed, argparse defaults included
         self.argv = argv  # the command line as given
+        command_module = getattr(getattr(args, "func", None), "__module__", None)
+        self.not_run = frozenset() if command_module in declaring else declaring
         self.start = now()
         self.inputs: dict[str, dict] = {}
         self.written: list[str] = []
 
-    def on_event(self, event: str, path) -> None:
+    def read(self, path) -> None:
+        """Note a file the command read, with its digest now (a file that does not exist was not consumed)."""
+        shown = artifact_name(path, self.root) or os.path.abspath(path)
+        if shown not in self.inputs:
+            entry = fingerprint(self.root, shown)
+            if entry is not None:
+                self.inputs[shown] = entry
+
+    def wrote(self, path) -> None:
+        """Note a file the command wrote; only artifacts (under results/ or resources/) get records."""
         name = artifact_name(path, self.root)
-        if event == "write" and name is not None and name not in self.written:
+        if name is not None and name not in self.written:
             self.written.append(name)
-        elif event == "read":
-            shown = name or os.path.abspath(path)
-            if shown not in self.inputs:
-                entry = fingerprint(self.root, shown)
-                if entry is not None:  # a file that does not exist was not consumed
-                    self.inputs[shown] = entry
 
     def finish(self) -> list[Path]:
         """Write the records of every artifact this job wrote that still exists; return their paths."""
@@ -237,7 +250,7 @@ class Job:
         if not outputs:
             return []
         end = now()
-        code = code_files()
+        code = code_files(self.not_run)
         shared = {
             "command": self.args.get("command"), "args": self.args, "argv": self.argv, "outputs": outputs,
             "inputs": [entry for path, entry in self.inputs.items() if path not in outputs],
@@ -288,14 +301,11 @@ def fingerprint(root: Path, path: str) -> dict | None:
 
 
 @contextlib.contextmanager
-def recording(args, argv=None, root=None):
+def recording(args, argv=None, root=None, declaring: frozenset[str] = frozenset()):
     """Run a CLI command while noting its reads and writes; on success, write a record for each artifact it wrote."""
-    job = Job(args, Path(root or os.getcwd()), argv)
-    io.listeners.append(job.on_event)
-    try:
+    job = Job(args, Path(root or os.getcwd()), argv, declaring)
+    with io.journal_to(job):
         yield job
-    finally:
-        io.listeners.remove(job.on_event)
     job.finish()
 
 

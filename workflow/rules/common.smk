@@ -15,9 +15,8 @@ from embnorm.analysis.registry import (
     option_args,
     option_values,
 )
-from embnorm.config import ConfigError, complete_models, role_datasets, run_table, validate_config
+from embnorm.config import ConfigError, check_config, complete_models, role_datasets, run_table, validate_config
 from embnorm.data.sources import LOCAL, needs_download
-from embnorm.data.validate import check_config
 from embnorm.provenance import code_digest
 
 
@@ -37,7 +36,7 @@ def _validate_config(config):
     try:
         complete_models(config)  # config["models"]: every method of the model table, at its defaults where unset
         runs = run_table(config)
-        check_config(config, runs)  # data checks that need no data: OOD partners, kNN k (embnorm.data.validate)
+        check_config(config, runs)  # data checks that need no data: OOD partners, kNN k (embnorm.config)
         return {run["run_id"]: run for run in runs}
     except ConfigError as e:
         _config_error(str(e))

@@ -24,7 +24,7 @@ rule embed:
 
 rule embed_init:
     input:
-        # the checkpoint too: its digest of the initial weights checks the rebuild (train/initial.py)
+        # the checkpoint too: its digest of the initial weights checks the rebuild (evaluation/initial.py)
         unpack(embed_inputs),
         checked=ancient(embed_checked),
     output:

@@ -18,9 +18,10 @@ Where the checks run (docs/data.md, "What we check in your data", lists them all
 - `prepare.prepare`, after both splits are written: `check_pair` (classes shared, each present in train and test,
   images at least MIN_IMAGE_SIZE);
 - `format.read_split` (train and embed jobs): `verify_checksums` against meta.json, and the split checks again;
-- the `check_dataset` job the train and embed jobs depend on (`data/check.py`); the train command (`check_run`);
-- before planning: `check_config` (class subsets, own OOD partner, derived OOD partner, a kNN k larger than a known
-  bank).
+- the `check_dataset` job the train and embed jobs depend on (`data/check.py`); the train command (`check_run`).
+
+What the config alone decides (class subsets, OOD partners, a kNN k larger than a known bank) is checked before
+planning, with the other config checks, in `embnorm.config.check_config`.
 """
 
 from __future__ import annotations
@@ -183,83 +184,3 @@ def check_run(params: dict, train_meta: dict, bank_size: int, image_size: int) -
     if image_size < MIN_IMAGE_SIZE:
         raise DataError(f"{run}: {params['source']} images are {image_size} px; backbone {params['backbone']} needs at "
                         f"least {MIN_IMAGE_SIZE} px")
-
-
-def source_class_count(spec: dict) -> int | None:
-    """How many classes a source dataset's source has, where the config fixes it (before any `classes` subset)."""
-    from embnorm.data.splits import KNOWN_SIZES
-    from embnorm.data.synthetic import SyntheticSpec
-
-    if spec.get("source") == "synthetic":
-        return SyntheticSpec(**spec.get("synthetic", {})).classes
-    return KNOWN_SIZES.get(spec.get("source"), (None, None))[0]
-
-
-def check_subset_config(name: str, spec: dict) -> None:
-    """A class subset or cap (data/subsets.py) names labels the source has, and comes without human labels, whose
-    rows and label values follow the whole source."""
-    from embnorm.config import ConfigError
-    from embnorm.data.subsets import KEYS
-
-    given = [key for key in KEYS if key in spec]
-    if not given:
-        return
-    if spec.get("human_labels", "none") != "none":
-        raise ConfigError(f"datasets.{name}: human_labels '{spec['human_labels']}' follow every class and image of the "
-                          f"source, so they cannot be joined to a dataset with {', '.join(given)}; drop one of them")
-    k = source_class_count(spec)
-    unknown = [c for c in spec.get("classes", []) if k is not None and c >= k]
-    if unknown:
-        raise ConfigError(f"datasets.{name}.classes: {unknown} are not labels of {spec['source']}, whose {k} classes "
-                          f"are 0..{k - 1}")
-
-
-def shared_classes(spec: dict, ood_spec: dict) -> str:
-    """The labels two source datasets both keep when they read the same real images (same source and path), as
-    text ('every class' when neither sets `classes`); '' when their images cannot overlap. Synthetic datasets are
-    told apart by their family, not by this."""
-    if spec.get("source") != ood_spec.get("source") or spec.get("source") == "synthetic" or \
-            spec.get("path") != ood_spec.get("path"):
-        return ""
-    if "classes" not in spec and "classes" not in ood_spec:
-        return "every class"
-    if "classes" not in spec or "classes" not in ood_spec:
-        return f"labels {sorted(spec.get('classes', ood_spec.get('classes')))}"
-    both = sorted(set(spec["classes"]) & set(ood_spec["classes"]))
-    return f"labels {both}" if both else ""
-
-
-def check_config(config: dict, runs: list[dict]) -> None:
-    """Config checks that need no data, run before planning: class subsets name existing labels and come without
-    human labels; a dataset is not its own OOD partner (directly, through its parent, or as another dataset of the
-    same real images sharing classes with it); an OOD partner is a source dataset (a derived one has no splits of its
-    own: name its parent); and a kNN k fits the bank where the bank's size follows from the config (a balanced
-    synthetic dataset's n_train)."""
-    from embnorm.config import ConfigError, source_of
-
-    datasets = config["datasets"]
-    for name, spec in datasets.items():
-        check_subset_config(name, spec)
-    for name, spec in datasets.items():
-        ood = spec.get("ood")
-        if ood is None:
-            continue
-        if "parent" in datasets[ood]:
-            raise ConfigError(f"datasets.{name}.ood: '{ood}' is a derived dataset (a subset of '{datasets[ood]['parent']}'"
-                              f"'s train split); an OOD partner needs train and test splits of its own: name its "
-                              f"parent, ood: {datasets[ood]['parent']}")
-        if source_of(config, ood) == source_of(config, name):
-            raise ConfigError(f"datasets.{name}.ood: '{ood}' is {name}'s own data, so the OOD AUROC would be 0.5 by "
-                              f"construction; name another dataset as its out-of-distribution partner")
-        shared = shared_classes(datasets[source_of(config, name)], datasets[ood])
-        if shared:
-            raise ConfigError(f"datasets.{name}.ood: '{ood}' reads the same {datasets[ood]['source']} images as "
-                              f"{source_of(config, name)} and keeps {shared} of its classes, so those OOD images are "
-                              f"in-distribution; give the two datasets disjoint `classes`")
-    for run in runs:
-        spec = datasets[run["dataset"]]
-        if spec.get("source") == "synthetic":
-            n_train = spec.get("synthetic", {}).get("n_train")  # filled in by the schema's default
-            if n_train is not None and run["knn_k"] > n_train:
-                raise ConfigError(f"train.knn_k: {run['knn_k']} is larger than the kNN bank of run {run['run_id']} "
-                                  f"({n_train} train images of {run['dataset']}); use at most {n_train}")

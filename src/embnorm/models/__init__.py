@@ -1,6 +1,6 @@
-"""Backbones, the SSL methods (one module each under `methods/`, listed in the table METHODS) and the two norm
-mitigations (GradScale, cut-initialization). Importing this package imports no torch: the method modules are loaded
-when a model is built."""
+"""Backbones and the SSL methods (one module each under `methods/`, listed in the table METHODS), which apply the two
+norm mitigations of `embnorm.mitigations` (GradScale, cut-initialization). Importing this package imports no torch:
+the method modules are loaded when a model is built."""
 
 from __future__ import annotations
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from embnorm.evaluation.features import to_float
+
 GRAY = (0.299, 0.587, 0.114)
 
 
@@ -39,13 +41,6 @@ def recipe_for(params: dict) -> AugmentRecipe:
     if params.get("augment_strength") is not None:
         recipe = replace(recipe, strength=params["augment_strength"])
     return recipe
-
-
-def to_float(images_uint8: torch.Tensor, channels_last: bool = True) -> torch.Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1]; channels_last memory for the model, or contiguous NCHW
-    for the augmentation's per-channel arithmetic (faster on plain planes)."""
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return torch.div(images_uint8.permute(0, 3, 1, 2), 255).contiguous(memory_format=fmt)
 
 
 def _uniform(shape, lo, hi, gen, device):

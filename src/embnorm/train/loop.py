@@ -30,17 +30,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from embnorm import io, seeding
+from embnorm import checkpoint, io, seeding
 from embnorm.data.format import Split
 from embnorm.errors import EmbnormError
+from embnorm.evaluation import initial
+from embnorm.evaluation.features import pick_device
 from embnorm.models import build_model
-from embnorm.train import checkpoint, initial
 from embnorm.train.augment import recipe_for
 from embnorm.train.monitor import Monitor, bank_name
 from embnorm.train.optim import build_optimizer, set_learning_rates
 from embnorm.train.progress import Progress
 from embnorm.train.schedule import Budget, budget, knn_epochs
-from embnorm.train.step import micro_batches, optimizer_step, pick_device, prefetched
+from embnorm.train.step import micro_batches, optimizer_step, prefetched
 
 TIMING_COLUMNS = ("seconds", "images_per_s")
 

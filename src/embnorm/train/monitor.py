@@ -5,8 +5,8 @@ backbone features, votes weighted exp(sim / t), model in eval mode, float32 feat
 beside every number in metrics.tsv.
 
 Every evaluation, epoch 0 included, runs on a copy of the model whose BatchNorm statistics are re-estimated on the
-fixed probe images (`with_data_bn_statistics`): norms and kNN features of the initial and the trained model are then
-measured by the same procedure. Running statistics lag the weights (and at initialization are the defaults, mean 0
+fixed probe images (`evaluation.features.with_data_bn_statistics`): norms and kNN features of the initial and the
+trained model are then measured by the same procedure. Running statistics lag the weights (and at initialization are the defaults, mean 0
 and variance 1), and for a head that ends in BatchNorm (SimSiam's projector) the difference moves the norm itself.
 The training model, its running statistics included, is never changed.
 
@@ -14,62 +14,19 @@ The kNN bank is the run's training images, or for a run on a derived (imbalanced
 split: k = 200 neighbours over a bank whose rarest class has a dozen images cannot recognise that class however
 well the encoder separates it. The probe is always drawn from the run's own training images.
 
-Features are computed in float32 with autocast off, even when training runs under bf16 autocast (`amp`): every
-norm, kNN accuracy and embedding an analysis reads is then an fp32 number, as the protocol string says.
+Features are computed in float32 with autocast off (`evaluation.features.embed_batches`), even when training runs
+under bf16 autocast (`amp`): every norm, kNN accuracy and embedding an analysis reads is then an fp32 number, as the
+protocol string says.
 """
 
 from __future__ import annotations
 
-import copy
-
 import torch
 
+from embnorm.evaluation.features import embed_batches, with_data_bn_statistics
 from embnorm.evaluation.knn import KNN_FEATURES, knn_accuracy
 from embnorm.models import method_of
 from embnorm.monitor import norm_stats
-from embnorm.train.augment import to_float
-
-
-@torch.no_grad()
-def embed_batches(model, images_uint8: torch.Tensor, layers, batch_size: int = 512):
-    """Features of unaugmented images (model in eval mode), computed in float32 (autocast off, also inside an
-    autocast region), in input order."""
-    was_training = model.training
-    model.eval()
-    out = {layer: [] for layer in layers}
-    for start in range(0, len(images_uint8), batch_size):
-        x = to_float(images_uint8[start:start + batch_size])
-        with torch.autocast(x.device.type, enabled=False):
-            feats = model(x)
-        for layer in layers:
-            out[layer].append(feats[layer].float())
-    model.train(was_training)
-    return {layer: torch.cat(chunks) for layer, chunks in out.items()}
-
-
-@torch.no_grad()
-def with_data_bn_statistics(model, images_uint8: torch.Tensor, batch_size: int = 512):
-    """A copy of `model` whose BatchNorm running statistics are estimated from `images` (cumulative average), in eval
-    mode; `model` itself when it has no BatchNorm.
-
-    At initialization the running statistics are the defaults (mean 0, variance 1), not statistics of any data, so
-    eval-mode norms of an untrained network would be an artifact of those defaults (for SimSiam's BN-ended projector,
-    orders of magnitude too small); later they are a moving average over past weights. Every monitor evaluation is
-    therefore measured on such a copy; the model itself is untouched.
-    """
-    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules()):
-        return model
-    calibrated = copy.deepcopy(model)
-    norms = [m for m in calibrated.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-    calibrated.train()
-    for start in range(0, len(images_uint8), batch_size):
-        x = to_float(images_uint8[start:start + batch_size])
-        with torch.autocast(x.device.type, enabled=False):  # fp32 statistics, also inside an autocast region
-            calibrated(x)
-    return calibrated.eval()
 
 
 def last_bn_affine_norm(model) -> float | None:

@@ -20,14 +20,6 @@ from embnorm import seeding
 from embnorm.train.augment import AugmentRecipe, two_views
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is visible")
-    return torch.device(name)
-
-
 def autocast(device: torch.device, amp: bool):
     """bf16 autocast on CUDA when `amp` is on; fp32 everywhere else (the CPU path stays exact and reproducible)."""
     if amp and device.type == "cuda":

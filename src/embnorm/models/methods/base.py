@@ -28,8 +28,8 @@ from typing import ClassVar, Self
 import torch
 import torch.nn as nn
 
+from embnorm.mitigations import cut_init as cut_initialization
 from embnorm.models.backbones import build_backbone
-from embnorm.models.cut import cut_initialization
 
 
 class Method(nn.Module):

@@ -36,8 +36,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from embnorm.models.cut import cut_initialization
-from embnorm.models.gradscale import grad_scale
+from embnorm.mitigations import cut_init as cut_initialization, gradscale as grad_scale
 from embnorm.models.heads import mlp
 from embnorm.models.methods import METHODS
 from embnorm.models.methods.base import Method

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from embnorm.models.gradscale import grad_scale
+from embnorm.mitigations import gradscale as grad_scale
 from embnorm.models.heads import mlp
 from embnorm.models.methods import METHODS
 from embnorm.models.methods.base import Method

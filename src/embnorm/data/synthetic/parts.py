@@ -1,10 +1,10 @@
 """The `parts` design of the built-in synthetic dataset: a class is a layout of parts, not a colour.
 
-Why: in the `appearance` design (synthetic.py) classes differ in global colour and texture statistics, which a random
+Why: in the `appearance` design (appearance.py) classes differ in global colour and texture statistics, which a random
 network already separates (test kNN about 80 % at initialization), so SSL adds little. Natural image classes are
 carried by structure that survives SimCLR's augmentations (shape, the layout of parts) while colour varies within a
 class. Here:
-- Each class is an object made of PARTS primitive silhouettes (synthetic.SHAPES), each with a class-specific shape,
+- Each class is an object made of PARTS primitive silhouettes (drawing.SHAPES), each with a class-specific shape,
   position in the object frame, size, elongation, rotation, stripe texture (orientation, frequency) and tone (light
   or dark part).
 - Colour carries no class: object hue, background hue, brightness and saturation are drawn per image from one
@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from embnorm.data.synthetic import (FAMILY_STREAM, SHAPES, SIZE, SyntheticSpec, _hsv_to_rgb, _sdf, own_and_partner,
-                                    render_in_chunks)
+from embnorm.data.synthetic.drawing import SHAPES, hsv_to_rgb, own_and_partner, render_in_chunks, sdf
+from embnorm.data.synthetic.spec import FAMILY_STREAM, SIZE, SyntheticSpec
 
 PARTS = 3
 LAYOUT_FIELDS = ("shape", "px", "py", "log_size", "log_aspect", "rot", "light", "tex_theta", "tex_freq")
@@ -105,7 +105,7 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
     # colours: drawn per image from one distribution for all classes
     bg_val = rng.uniform(0.2, 0.8, n)
     grad = 1.0 + 0.25 * (yy[None] / SIZE - 0.5) * rng.choice([-1, 1], n)[:, None, None]
-    bg = _hsv_to_rgb(_hue(rng, n)[:, None, None], rng.uniform(*BACKGROUND_SAT, n)[:, None, None],
+    bg = hsv_to_rgb(_hue(rng, n)[:, None, None], rng.uniform(*BACKGROUND_SAT, n)[:, None, None],
                      np.clip(bg_val[:, None, None] * grad, 0, 1))
     hue = _hue(rng, n)
     sat = rng.uniform(*OBJECT_SAT, n)
@@ -127,16 +127,16 @@ def _render_chunk(modes: dict[str, np.ndarray], s: dict[str, np.ndarray]) -> np.
         dy = (oy - py[:, None, None]) / size[:, None, None]
         u = (cr * dx + sr * dy) / aspect[:, None, None]
         v = (-sr * dx + cr * dy) * aspect[:, None, None]
-        sdf = (1 - a)[:, :, None] * _sdf(own["shape"][:, j], u, v) + a[:, :, None] * _sdf(oth["shape"][:, j], u, v)
+        distance = (1 - a)[:, :, None] * sdf(own["shape"][:, j], u, v) + a[:, :, None] * sdf(oth["shape"][:, j], u, v)
         pixels = (scale * size)[:, None, None]
-        mask = 1.0 / (1.0 + np.exp(np.clip(sdf * pixels * 2.0, -30, 30)))
+        mask = 1.0 / (1.0 + np.exp(np.clip(distance * pixels * 2.0, -30, 30)))
         val = (light * light_val + (1 - light) * dark_val)[:, None, None]
         theta = _angle_lerp(own["tex_theta"][:, j], oth["tex_theta"][:, j], a[:, 0])[:, None, None]
         freq = lerp("tex_freq")[:, j, None, None]
         stripes = np.sin(2 * np.pi * freq * (np.cos(theta) * u + np.sin(theta) * v)
                          + rng.uniform(0, 2 * np.pi, n)[:, None, None])
         val = np.clip(val * (1 + TEXTURE * stripes), 0, 1)
-        color = _hsv_to_rgb((hue + 0.04 * j)[:, None, None], sat[:, None, None], val)
+        color = hsv_to_rgb((hue + 0.04 * j)[:, None, None], sat[:, None, None], val)
         img = mask[..., None] * color + (1 - mask[..., None]) * img
     img = img + rng.normal(0, 0.02, img.shape)
     return np.clip(np.round(img * 255), 0, 255).astype(np.uint8)

@@ -1,4 +1,5 @@
-"""Checkpoints: a resumable one (resume.pt) and the final one the embed stage reads (checkpoint.pt).
+"""Checkpoints: a resumable one (resume.pt) and the final one (checkpoint.pt). Training writes both and the embed stage
+reads the final one, so this module sits below `train/` and `embed.py`.
 
 resume.pt holds the model, the optimizer (momentum / Adam moments), torch's RNG state, and the `RunState`: the
 position (epoch, optimizer step within it), the metrics rows so far, and the loss sum and seconds of a partly done

@@ -9,7 +9,7 @@ none.
 
 The initial encoder is measured as the training monitor measures it at epoch 0: in eval mode, with BatchNorm
 statistics re-estimated on the run's fixed probe images (`probe_positions`, the same draw the monitor makes;
-`monitor.with_data_bn_statistics`). Its running statistics at initialisation are the defaults (mean 0, variance 1),
+`features.with_data_bn_statistics`). Its running statistics at initialisation are the defaults (mean 0, variance 1),
 not statistics of any data, so without this its norms would measure those defaults. With the trained encoder's
 embeddings beside them, an analysis can tell a statistic that training made from one that was already there.
 """
@@ -24,7 +24,7 @@ import torch
 from embnorm import seeding
 from embnorm.errors import EmbnormError
 from embnorm.models import build_model
-from embnorm.train.monitor import with_data_bn_statistics
+from embnorm.evaluation.features import with_data_bn_statistics
 
 
 class InitialWeightsMismatch(EmbnormError):
