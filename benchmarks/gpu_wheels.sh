@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fill .whl/ (git-ignored) with the wheels benchmarks/gpu_check.sh installs on the lent GPU machine: Snakemake at the
+# Fill .whl/ (git-ignored) with the wheels benchmarks/gpu_check.py installs on the lent GPU machine: Snakemake at the
 # version requirements.txt pins, and every dependency that machine's CPython 3.12 image does not already have
 # (/work/.library/device/KINDS.md lists its packages). Run from the repository root, where pip reaches PyPI:
 #     bash benchmarks/gpu_wheels.sh

@@ -245,7 +245,7 @@ def main(argv=None) -> None:
                   f"leave-one-out (50,000 x 50,000) {k['loo'][0]:.3f} s, per evaluation")
             summary += [f"knn/floor on GPU {k['issue'][0] / k['issue'][1]:.2f}"]
     elif "gpu" not in args.skip:
-        print("gpu    no CUDA device: step/ceiling and s/epoch not measured (benchmarks/gpu_check.sh measures them)")
+        print("gpu    no CUDA device: step/ceiling and s/epoch not measured (benchmarks/gpu_check.py measures them)")
     print("summary: " + "; ".join(summary))
 
 
