@@ -50,7 +50,9 @@ config-reference: $(STAMP)
 	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
 	[open(p,'w').write(t[:t.index(BEGIN)]+new+t[t.index(END)+len(END):]) for p in ('README.md','config/README.md') for t in [open(p).read()]]"
 
-# Copy a finished study's figures to docs/figures/ and its claims table into the README, stamped with its commit
-# and config (after `make run`, or `make results-docs CONFIG=config/claims.yaml` after that study).
+# Write a finished study's claims table and figures to docs/results.md (figures copied to docs/figures/) and its
+# verdicts into the README, stamped with its commit and config (after `make run`, or
+# `make results-docs CONFIG=config/claims.yaml` after that study).
 results-docs: $(STAMP)
-	python -m embnorm.present.readme_results results docs/figures README.md $(CONFIG)
+	python -m embnorm.present.results_docs --results results --page docs/results.md --readme README.md \
+	    --config $(CONFIG)
