@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # --configfile first refuse such a file, with one line saying how to run it anyway (docs/audit.md).
 PLAIN    := python -m embnorm.config --plain $(CONFIG)
 
-.PHONY: run test lint dag clean config-reference results-docs report-zip
+.PHONY: run test lint dag clean config-reference results-docs benchmarks-doc report-zip
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -56,3 +56,8 @@ config-reference: $(STAMP)
 results-docs: $(STAMP)
 	python -m embnorm.present.results_docs --results results --page docs/results.md --readme README.md \
 	    --config $(CONFIG)
+
+# Measure the speed ratios (benchmarks/speed.py: a few minutes; run it on an otherwise idle machine) and write them,
+# with the measurements recorded in benchmarks/recorded.tsv, to docs/benchmarks.md.
+benchmarks-doc: $(STAMP)
+	python benchmarks/speed.py --markdown docs/benchmarks.md
