@@ -43,12 +43,9 @@ clean:
 	rm -rf results .snakemake
 
 # Regenerate the schema's `analysis` block from the analyses' declarations (embnorm.analysis.registry), then the
-# configuration reference from the schema, in the README and in config/README.md (the catalog's page).
+# configuration reference from the schema, in config/README.md (the catalog's page; the README links it).
 config-reference: $(STAMP)
-	python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml
-	python -c "import re,subprocess,sys; from embnorm.present.schema_doc import BEGIN,END; \
-	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
-	[open(p,'w').write(t[:t.index(BEGIN)]+new+t[t.index(END)+len(END):]) for p in ('README.md','config/README.md') for t in [open(p).read()]]"
+	python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml config/README.md
 
 # Write a finished study's claims table and figures to docs/results.md (figures copied to docs/figures/) and its
 # verdicts into the README, stamped with its commit and config (after `make run`, or

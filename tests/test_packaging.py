@@ -33,14 +33,16 @@ def test_ci_runs_what_the_readme_says():
     assert "make test" in (REPO / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("readme", ["README.md", "config/README.md"])
-def test_readme_config_reference_is_generated_from_the_schema(readme):
-    from embnorm.present.schema_doc import BEGIN, END, reference_markdown
+def test_the_config_reference_is_generated_from_the_schema_into_config_readme_only():
+    from embnorm.present.schema_doc import BEGIN, END, reference_markdown, with_reference
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    text = (REPO / readme).read_text()
+    text = (REPO / "config" / "README.md").read_text()
     block = text[text.index(BEGIN): text.index(END) + len(END)]
     assert block == reference_markdown(schema), "regenerate it: make config-reference"
+    assert with_reference(text.replace(block, f"{BEGIN}\nstale\n{END}"), schema) == text
+    with pytest.raises(ValueError, match="no .* block"):
+        with_reference("# a page without the markers\n", schema)
 
 
 # ---- a release that the Snakemake ecosystem can list, deploy and cite ----
