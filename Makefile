@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # --configfile first refuse such a file, with one line saying how to run it anyway (docs/audit.md).
 PLAIN    := python -m embnorm.config --plain $(CONFIG)
 
-.PHONY: run test lint dag clean config-reference results-docs report-zip
+.PHONY: run test lint dag clean config-reference results-docs benchmarks-doc report-zip
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,14 +43,18 @@ clean:
 	rm -rf results .snakemake
 
 # Regenerate the schema's `analysis` block from the analyses' declarations (embnorm.analysis.registry), then the
-# configuration reference from the schema, in the README and in config/README.md (the catalog's page).
+# configuration reference from the schema, in config/README.md (the catalog's page; the README links it).
 config-reference: $(STAMP)
-	python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml
-	python -c "import re,subprocess,sys; from embnorm.present.schema_doc import BEGIN,END; \
-	new=subprocess.run(['embnorm','config-reference'],capture_output=True,text=True,check=True).stdout.strip(); \
-	[open(p,'w').write(t[:t.index(BEGIN)]+new+t[t.index(END)+len(END):]) for p in ('README.md','config/README.md') for t in [open(p).read()]]"
+	python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml config/README.md
 
-# Copy a finished study's figures to docs/figures/ and its claims table into the README, stamped with its commit
-# and config (after `make run`, or `make results-docs CONFIG=config/claims.yaml` after that study).
+# Write a finished study's claims table and figures to docs/results.md (figures copied to docs/figures/) and its
+# verdicts into the README, stamped with its commit and config (after `make run`, or
+# `make results-docs CONFIG=config/claims.yaml` after that study).
 results-docs: $(STAMP)
-	python -m embnorm.present.readme_results results docs/figures README.md $(CONFIG)
+	python -m embnorm.present.results_docs --results results --page docs/results.md --readme README.md \
+	    --config $(CONFIG)
+
+# Measure the speed ratios (benchmarks/speed.py: a few minutes; run it on an otherwise idle machine) and write them,
+# with the measurements recorded in benchmarks/recorded.tsv, to docs/benchmarks.md.
+benchmarks-doc: $(STAMP)
+	python benchmarks/speed.py --markdown docs/benchmarks.md

@@ -1,6 +1,6 @@
 # embnorm: reproduction of "On the Importance of Embedding Norms in Self-Supervised Learning" (ICML 2025).
 # Layout follows the Snakemake workflow catalog: rules per stage in workflow/rules, logic in the embnorm package.
-# Another project uses it as a module (README, "Using embnorm in another project"): every path below is relative to
+# Another project uses it as a module (docs/module.md): every path below is relative to
 # this file or to the working directory's results/ and resources/, and `configfile:` gives way to the module's config.
 import os
 

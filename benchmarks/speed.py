@@ -1,23 +1,13 @@
-"""How close to the floor: every speed ratio of issue 16 side by side, from one command (a script, not a test).
+"""How close to the floor: every speed ratio side by side, from one command (a script, not a test).
 
     .venv/bin/python benchmarks/speed.py                 # CPU ratios (and the GPU ones when CUDA is present)
     .venv/bin/python benchmarks/speed.py --rounds 1      # quick look
+    .venv/bin/python benchmarks/speed.py --markdown docs/benchmarks.md   # and write the page (make benchmarks-doc)
 
-Prints, each as the median of `--rounds` interleaved repetitions (wall clock, `--threads` torch threads):
-  knn    `knn_predict` (bank 20,000 x queries 5,000 x 512-d, k = 200, t = 0.1, cosine) against its floor, the bare
-         similarity matmul with the same normalisation and threads, into one reused output buffer as knn_predict
-         does, at the fastest of the chunkings 256, 512, 1,024 and knn_predict's own (printed); also the same ratio
-         in process CPU time with one thread, which other processes on the machine disturb least;
-  aug    two views of 4,096 CIFAR-size images: our batched augmentation (`two_views`, batch 512, in this process)
-         against the authors' per-image PIL transforms in a `--workers`-worker DataLoader (batch 512; its steady
-         state, over 4 passes of the images after its start-up batches); also both
-         per CPU second (ours on one thread, the PIL transforms in this process), which a busy machine disturbs
-         least: on an idle machine with 2 cores, 2 workers and 2 threads both scale by at most 2;
-  gpu    (CUDA only) ResNet-18 SimCLR, batch 512, bf16, torch.compile: the full step with the augmentation
-         prefetched on a side stream (`step.prefetched`), the serial step, and the compiled model-only ceiling;
-         their ratio and the seconds per 50,000-image epoch; and knn_predict against its floor on the GPU, with its
-         time per evaluation at the paper's CIFAR scale (monitor and leave-one-out bucket analysis).
-The last line is a one-line summary that the README's speed block quotes.
+Each figure is the median of `--rounds` interleaved repetitions (wall clock, `--threads` torch threads); `MEASURES`
+below says what each printed line compares, and the page quotes it. The last line is a one-line summary.
+`--markdown` writes docs/benchmarks.md (benchmarks/speed_page.py): the ratios against their targets, the printed
+lines, and the measurements recorded in benchmarks/recorded.tsv.
 """
 
 from __future__ import annotations
@@ -38,6 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed_page import RECORDED, Measurement, Ratio, page, read_recorded  # noqa: E402
 from train_speed import EPOCH_IMAGES, TwoViewPIL, pil_transform, timed, timed_loader  # noqa: E402
 
 from embnorm.evaluation.knn import knn_predict  # noqa: E402
@@ -45,6 +36,29 @@ from embnorm.models import build_model  # noqa: E402
 from embnorm.train.augment import RECIPES, two_views  # noqa: E402
 from embnorm.train.step import micro_batches, optimizer_step, prefetched  # noqa: E402
 
+MEASURES = """\
+- `knn`: `knn_predict` (bank 20,000 × queries 5,000 × 512-d, k = 200, t = 0.1, cosine) against its floor, the bare
+  similarity matmul with the same normalisation and threads, into one reused output buffer as `knn_predict` does,
+  at the fastest of the chunkings 256, 512, 1,024 and `knn_predict`'s own (printed); also the same ratio in process
+  CPU time with one thread, which other processes on the machine disturb least.
+- `aug`: two views of 4,096 CIFAR-size images: our batched augmentation (`two_views`, batch 512, in this process)
+  against the authors' per-image PIL transforms in a `--workers`-worker DataLoader (batch 512; its steady state, over
+  4 passes of the images after its start-up batches); also both per CPU second (ours on one thread, the PIL
+  transforms in this process), which a busy machine disturbs least: on an idle machine with 2 cores, 2 workers and 2
+  threads both scale by at most 2.
+- `gpu` (CUDA only): ResNet-18 SimCLR, batch 512, bf16, torch.compile: the full step with the augmentation prefetched
+  on a side stream (`step.prefetched`), the serial step, and the compiled model-only ceiling; their ratio and the
+  seconds per 50,000-image epoch.
+- `knn-gpu` (CUDA only): `knn_predict` against its floor on the GPU, with its time per evaluation at the paper's
+  CIFAR scale (the monitor, 50,000 × 10,000, and the leave-one-out bucket analysis, 50,000 × 50,000).
+"""
+# each ratio's target: how the page writes it, and the test of a measured value
+TARGETS = {
+    "knn": ("≤ 1.2", lambda ratio: ratio <= 1.2),
+    "aug": ("≥ 8×", lambda ratio: ratio >= 8),
+    "step": ("≥ 90 %", lambda ratio: ratio >= 0.9),
+    "epoch": ("≤ 1.2 s", lambda seconds: seconds <= 1.2),
+}
 KNN = {"bank": 20_000, "queries": 5_000, "dim": 512, "k": 200, "t": 0.1, "classes": 100}
 FLOOR_CHUNKS = (256, 512, 1024)  # the floor is the fastest of these chunkings (and knn_predict's own)
 AUG = {"images": 4096, "size": 32, "batch": 512}
@@ -203,50 +217,83 @@ def gpu_ratio(rounds: int, steps: int) -> dict:
     return {key: batch / statistics.median(v) for key, v in seconds.items()}
 
 
+def ratio(name: str, target: str, value: float, text: str, per_cpu_second: str = "") -> Ratio:
+    label, holds = TARGETS[target]
+    return Ratio(name, label, text, per_cpu_second, holds(value))
+
+
 def main(argv=None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; the median is reported")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2: the 2-core machine)")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the PIL pipeline")
     parser.add_argument("--gpu-steps", type=int, default=30, help="timed steps per GPU measurement and round")
     parser.add_argument("--skip", nargs="*", default=[], choices=["knn", "aug", "gpu"], help="parts to leave out")
+    parser.add_argument("--markdown", type=Path, help="write the page (docs/benchmarks.md) here")
+    parser.add_argument("--recorded", type=Path, default=RECORDED, help="the recorded measurements the page lists")
     args = parser.parse_args(argv)
+    recorded = read_recorded(args.recorded) if args.markdown else []  # a malformed file stops before measuring
     torch.set_num_threads(args.threads)
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
-    print(f"{date.today()}  torch {torch.__version__}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} CPUs, torch threads {args.threads}, PIL workers {args.workers}, median of {args.rounds}, "
-          f"load average at start {os.getloadavg()[0]:.2f}" + (f", GPU {gpu}" if gpu else ", no GPU"))
+    setup = (f"{date.today()}  torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+             f"{os.cpu_count()} CPUs, torch threads {args.threads}, PIL workers {args.workers}, "
+             f"median of {args.rounds}, load average at start {os.getloadavg()[0]:.2f}"
+             + (f", GPU {gpu}" if gpu else ", no GPU"))
+    measurement = Measurement(" ".join(["benchmarks/speed.py", *argv]), setup)
+
+    def show(line: str) -> None:
+        print(line, flush=True)
+        measurement.lines.append(line)
+
+    print(setup)
     summary = []
     if "knn" not in args.skip:
         r = knn_ratio(args.rounds, args.threads)
         (knn_s, floor_s, chunk_s), (knn_c, floor_c, chunk_c) = r["wall"], r["cpu1"]
-        print(f"knn    knn_predict {knn_s:6.3f} s   matmul floor {floor_s:6.3f} s   knn/floor {knn_s / floor_s:5.2f}  "
-              f"(one thread, CPU time: {knn_c:.3f} s / {floor_c:.3f} s = {knn_c / floor_c:.2f}; floor chunks "
-              f"{chunk_s} / {chunk_c})")
+        show(f"knn    knn_predict {knn_s:6.3f} s   matmul floor {floor_s:6.3f} s   knn/floor {knn_s / floor_s:5.2f}  "
+             f"(one thread, CPU time: {knn_c:.3f} s / {floor_c:.3f} s = {knn_c / floor_c:.2f}; floor chunks "
+             f"{chunk_s} / {chunk_c})")
         summary += [f"knn/floor {knn_s / floor_s:.2f} ({args.threads} threads) {knn_c / floor_c:.2f} (1 thread CPU)"]
+        measurement.ratios.append(ratio("kNN / matmul floor", "knn", knn_s / floor_s,
+                                        f"{knn_s / floor_s:.2f} ({args.threads} threads)", f"{knn_c / floor_c:.2f}"))
     if "aug" not in args.skip:
         r = aug_ratio(args.rounds, args.workers)
         cpu_ratio = r["ours_cpu1"] / r["pil_cpu1"]
-        print(f"aug    ours {r['ours']:8.0f} pairs/s   PIL DataLoader {r['pil']:8.0f} pairs/s   "
-              f"ours/PIL {r['ours'] / r['pil']:5.1f}x  (per CPU second, one thread / one process: "
-              f"{r['ours_cpu1']:.0f} / {r['pil_cpu1']:.0f} = {cpu_ratio:.1f}x)")
+        show(f"aug    ours {r['ours']:8.0f} pairs/s   PIL DataLoader {r['pil']:8.0f} pairs/s   "
+             f"ours/PIL {r['ours'] / r['pil']:5.1f}x  (per CPU second, one thread / one process: "
+             f"{r['ours_cpu1']:.0f} / {r['pil_cpu1']:.0f} = {cpu_ratio:.1f}x)")
         summary += [f"aug/PIL {r['ours'] / r['pil']:.1f}x ({args.workers} workers) {cpu_ratio:.1f}x (per CPU second)"]
+        measurement.ratios.append(ratio("augmentation / PIL DataLoader", "aug", r["ours"] / r["pil"],
+                                        f"{r['ours'] / r['pil']:.1f}× ({args.workers} workers)", f"{cpu_ratio:.1f}×"))
     if "gpu" not in args.skip and gpu:
         r = gpu_ratio(args.rounds, args.gpu_steps)
-        print(f"gpu    step, prefetched {r['overlap']:8.0f} img/s   serial {r['serial']:8.0f} img/s   compiled "
-              f"model-only ceiling {r['ceiling']:8.0f} img/s   prefetched/ceiling {r['overlap'] / r['ceiling']:6.1%}"
-              f"   s per {EPOCH_IMAGES:,}-image epoch {EPOCH_IMAGES / r['overlap']:.2f} (serial "
-              f"{EPOCH_IMAGES / r['serial']:.2f}, ceiling {EPOCH_IMAGES / r['ceiling']:.2f})")
+        show(f"gpu    step, prefetched {r['overlap']:8.0f} img/s   serial {r['serial']:8.0f} img/s   compiled "
+             f"model-only ceiling {r['ceiling']:8.0f} img/s   prefetched/ceiling {r['overlap'] / r['ceiling']:6.1%}"
+             f"   s per {EPOCH_IMAGES:,}-image epoch {EPOCH_IMAGES / r['overlap']:.2f} (serial "
+             f"{EPOCH_IMAGES / r['serial']:.2f}, ceiling {EPOCH_IMAGES / r['ceiling']:.2f})")
         summary += [f"step/ceiling {r['overlap'] / r['ceiling']:.1%}", f"{EPOCH_IMAGES / r['overlap']:.2f} s/epoch"]
+        measurement.ratios += [
+            ratio(f"full step / compiled model-only ceiling ({gpu})", "step", r["overlap"] / r["ceiling"],
+                  f"{r['overlap'] / r['ceiling']:.1%}"),
+            ratio(f"seconds per {EPOCH_IMAGES:,}-image ResNet-18 epoch ({gpu})", "epoch",
+                  EPOCH_IMAGES / r["overlap"], f"{EPOCH_IMAGES / r['overlap']:.2f} s")]
         if "knn" not in args.skip:
             k = knn_gpu(args.rounds)
-            print(f"knn-gpu knn/floor {k['issue'][0] / k['issue'][1]:.2f} ({k['issue'][0] * 1e3:.1f} ms / "
-                  f"{k['issue'][1] * 1e3:.1f} ms); paper scale: monitor (50,000 x 10,000) {k['monitor'][0]:.3f} s, "
-                  f"leave-one-out (50,000 x 50,000) {k['loo'][0]:.3f} s, per evaluation")
+            show(f"knn-gpu knn/floor {k['issue'][0] / k['issue'][1]:.2f} ({k['issue'][0] * 1e3:.1f} ms / "
+                 f"{k['issue'][1] * 1e3:.1f} ms); paper scale: monitor (50,000 x 10,000) {k['monitor'][0]:.3f} s, "
+                 f"leave-one-out (50,000 x 50,000) {k['loo'][0]:.3f} s, per evaluation")
             summary += [f"knn/floor on GPU {k['issue'][0] / k['issue'][1]:.2f}"]
+            measurement.ratios.append(ratio(f"kNN / matmul floor ({gpu})", "knn", k["issue"][0] / k["issue"][1],
+                                            f"{k['issue'][0] / k['issue'][1]:.2f}"))
     elif "gpu" not in args.skip:
-        print("gpu    no CUDA device: step/ceiling and s/epoch not measured (benchmarks/gpu_check.py measures them)")
-    print("summary: " + "; ".join(summary))
+        show("gpu    no CUDA device: step/ceiling and s/epoch not measured (benchmarks/gpu_check.py measures them)")
+    show("summary: " + "; ".join(summary))
+    if args.markdown:
+        from embnorm import io
+
+        io.write_text(args.markdown, page(measurement, recorded, MEASURES))
+        print(f"wrote {args.markdown}")
 
 
 if __name__ == "__main__":

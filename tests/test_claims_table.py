@@ -1,5 +1,5 @@
-"""The claims table as readers see it: both readings in the TSV, the Markdown, the report's HTML and the README's
-Results block, with one line saying which reading is which."""
+"""The claims table as readers see it: both readings in the TSV, the Markdown, the report's HTML and the results
+page (docs/results.md), with one line saying which reading is which."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ from embnorm.analysis.claims import COLUMNS, SUPPORTED
 from test_analysis_claims import WD, good_tables
 
 
-def test_both_readings_are_in_the_tsv_the_markdown_the_report_and_the_readme_block(tmp_path):
+def test_both_readings_are_in_the_tsv_the_markdown_the_report_and_the_results_page(tmp_path):
     """`embnorm claims`: the TSV keeps plain column names with both readings; the Markdown, the report's HTML and the
-    README's Results block (which inlines the Markdown) show `verdict (amended 2026-12-02)` beside `verdict` and one
-    line saying which reading is which."""
+    results page show `verdict (amended 2026-12-02)` beside `verdict` and one line saying which reading is which."""
     import json
 
     from embnorm import io
     from embnorm.cli import main
-    from embnorm.present.claims_table import READINGS_LINE
-    from embnorm.present.readme_results import results_block
+    from embnorm.present.claims_table import HEADERS, READINGS_LINE
+    from embnorm.present.results_docs import results_page
 
     tables_dir = tmp_path / "results" / "tables"
     tables_dir.mkdir(parents=True)
@@ -40,5 +39,6 @@ def test_both_readings_are_in_the_tsv_the_markdown_the_report_and_the_readme_blo
     html = (tmp_path / "claims.html").read_text()
     assert "<th>verdict (amended 2026-12-02)</th>" in html and "post hoc" in html
     assert html.count('<td style="background:#d9f2d9">supported</td>') == 28  # each verdict cell coloured
-    block = results_block(tmp_path / "results", tmp_path / "docs", tmp_path)
-    assert header in block and READINGS_LINE in block
+    page = results_page(tmp_path / "results", tmp_path / "docs" / "results.md")
+    assert READINGS_LINE in page and "| pre-registered verdict | verdict (amended 2026-12-02) |" in page
+    assert f"- **verdict:** {SUPPORTED}" in page and f"- **{HEADERS['amended_verdict']}:** {SUPPORTED}" in page

@@ -21,6 +21,24 @@ def test_readme_starts_with_the_two_commands():
     assert commands == ["make run", "make test"]
 
 
+def test_readme_is_a_front_door():
+    """At most 160 lines, and the first screen (25 lines) holds a figure and the two commands; the rest points to docs/."""
+    lines = (REPO / "README.md").read_text().splitlines()
+    assert len(lines) <= 160, f"README.md has {len(lines)} lines: move detail into docs/"
+    first = "\n".join(lines[:25])
+    image = re.search(r"!\[[^\]]*\]\(([^)]+\.png)\)", first)
+    assert image and (REPO / image.group(1)).is_file(), "no figure in the first 25 lines"
+    assert "make run" in first and "make test" in first
+
+
+def test_readme_links_resolve():
+    """Every relative link of README.md names a file of the repository (a generated page included)."""
+    text = (REPO / "README.md").read_text()
+    targets = {m.split("#")[0] for m in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"[a-z]+:", m)}
+    missing = sorted(t for t in targets if t and not (REPO / t).exists())
+    assert not missing, f"README.md links files that do not exist: {missing}"
+
+
 def test_conda_env_matches_pip_pins():
     pins = {line.strip() for line in (REPO / "requirements.txt").read_text().splitlines()
             if line.strip() and not line.startswith("#")}
@@ -33,14 +51,17 @@ def test_ci_runs_what_the_readme_says():
     assert "make test" in (REPO / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("readme", ["README.md", "config/README.md"])
-def test_readme_config_reference_is_generated_from_the_schema(readme):
-    from embnorm.present.schema_doc import BEGIN, END, reference_markdown
+def test_the_config_reference_is_generated_from_the_schema_into_config_readme_only():
+    from embnorm.present.schema_doc import BEGIN, END, reference_markdown, with_reference
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    text = (REPO / readme).read_text()
+    text = (REPO / "config" / "README.md").read_text()
     block = text[text.index(BEGIN): text.index(END) + len(END)]
     assert block == reference_markdown(schema), "regenerate it: make config-reference"
+    assert with_reference(text.replace(block, f"{BEGIN}\nstale\n{END}"), schema) == text
+    assert BEGIN not in (REPO / "README.md").read_text()  # the README links config/README.md instead
+    with pytest.raises(ValueError, match="no .* block"):
+        with_reference("# a page without the markers\n", schema)
 
 
 # ---- a release that the Snakemake ecosystem can list, deploy and cite ----

@@ -1,5 +1,5 @@
-"""How the claims table is shown to readers (Markdown, the report's HTML, the README's Results block): its title,
-the headers of the two readings and the line that says which is which. The TSV keeps the plain column names
+"""How the claims table is shown to readers (Markdown, the report's HTML, the results page docs/results.md): its
+title, the headers of the two readings and the line that says which is which. The TSV keeps the plain column names
 (`analysis.claims.COLUMNS`)."""
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""The README's configuration reference, generated from the JSON schema (the one source of truth for config keys);
-and the schema's `analysis` block, generated from the analyses' declarations (`embnorm.analysis.registry`).
+"""The configuration reference in config/README.md, generated from the JSON schema (the one source of truth for
+config keys); and the schema's `analysis` block, generated from the analyses' declarations
+(`embnorm.analysis.registry`).
 
-`python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml` rewrites that block in place (the first
-step of `make config-reference`); tests/test_analysis_registry.py fails when the file and the declarations differ.
+`python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml config/README.md` (`make
+config-reference`) rewrites the schema's block in place, then the reference between the markers of config/README.md
+from the rewritten schema. tests/test_analysis_registry.py fails when the schema and the declarations differ,
+tests/test_packaging.py when the reference and the schema do.
 """
 
 from __future__ import annotations
@@ -78,6 +81,15 @@ def with_analysis_block(text: str) -> str:
     return text[:start] + analysis_block(text[start:marker]) + text[end:]
 
 
+def with_reference(text: str, schema: dict) -> str:
+    """A Markdown page's text with its block from `BEGIN` to `END` replaced by the reference of `schema`."""
+    if BEGIN not in text or END not in text:
+        raise ValueError(f"the page has no '{BEGIN}' ... '{END}' block for the configuration reference")
+    return text[:text.index(BEGIN)] + reference_markdown(schema) + text[text.index(END) + len(END):]
+
+
 if __name__ == "__main__":
     schema_file = Path(sys.argv[1])
     schema_file.write_text(with_analysis_block(schema_file.read_text()))
+    for page in map(Path, sys.argv[2:]):
+        page.write_text(with_reference(page.read_text(), yaml.safe_load(schema_file.read_text())))

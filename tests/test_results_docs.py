@@ -1,0 +1,91 @@
+"""The results for readers: docs/results.md in full from a finished study's claims table and figures, the README's
+short verdict table between its markers, and a stamp naming the study's commit and config on both."""
+
+import json
+
+import pytest
+
+from embnorm import provenance
+from embnorm.analysis.claims import COLUMNS
+from embnorm.errors import EmbnormError
+from embnorm.present import results_docs
+from embnorm.present.claims_table import HEADERS
+
+C1 = {"claim": "C1", "claim_text": "The gradient scales as 1/||z||", "statistic": "max |cos(z, grad)|",
+      "value": "abs_cos = 3.6e-16", "threshold": "< 1e-8", "spread": "", "n": "10000 pairs", "verdict": "supported",
+      "reason": "", "amended_verdict": "supported", "amended_reason": "same rule", "untrained": ""}
+C5 = {**C1, "claim": "C5", "claim_text": "Norms grow during SSL training", "statistic": "final / initial norm",
+      "value": "run-s0: 3.29; run_s1: 0.9", "spread": "min 0.9", "verdict": "not supported",
+      "reason": "a run's norm shrank",
+      "amended_verdict": "inconclusive", "amended_reason": "seed means span 1", "untrained": "x*y"}
+
+
+def finished_study(tmp_path, record=True):
+    results = tmp_path / "results"
+    (results / "tables").mkdir(parents=True)
+    (results / "figures").mkdir()
+    rows = [C1, C5]
+    (results / "tables" / "claims.tsv").write_text(
+        "\n".join("\t".join(row[c] for c in COLUMNS) for row in [dict(zip(COLUMNS, COLUMNS)), *rows]) + "\n")
+    (results / "tables" / "claims.md").write_text("| claim | verdict |\n|---|---|\n| C1 | supported |\n\n"
+                                                  "Two readings: which is which.\n\nThe configuration decides all.\n")
+    (results / "figures" / "norm_growth.png").write_bytes(b"\x89PNG fake")
+    if record:
+        path = provenance.record_path(tmp_path, "results/tables/claims.tsv")
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"artifact": "results/tables/claims.tsv", "sha256": "0", "bytes": 1,
+                                    "end": "2026-11-30T20:00:00Z", "git_commit": "abcdef1234567890",
+                                    "git_dirty": "false"}))
+    return results
+
+
+def make_results_docs(tmp_path) -> tuple[str, str]:
+    """`make results-docs CONFIG=config/claims.yaml` on a finished study: the page's text and the README's."""
+    results = finished_study(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{results_docs.BEGIN}\nold\n{results_docs.END}\n\ntail\n")
+    results_docs.main(["--results", str(results), "--page", str(tmp_path / "docs" / "results.md"),
+                       "--readme", str(readme), "--config", "config/claims.yaml"])
+    return (tmp_path / "docs" / "results.md").read_text(), readme.read_text()
+
+
+def test_the_page_holds_every_column_of_every_claim_and_the_figures(tmp_path):
+    page, _ = make_results_docs(tmp_path)
+    assert page.startswith("# Results\n") and results_docs.PAGE_NOTE in page
+    assert "made 2026-11-30T20:00:00Z at commit `abcdef123456` with `config/claims.yaml`." in page
+    assert "Two readings: which is which." in page and "The configuration decides all." in page
+    assert "| [C5](#c5) | Norms grow during SSL training | not supported | inconclusive |" in page
+    section = page[page.index("### C5"):page.index("## Figures")]
+    for key in results_docs.DETAILS:
+        assert f"- **{HEADERS.get(key, key)}:** " in section, key
+    assert "- **value:** run-s0: 3.29; run\\_s1: 0.9" in section and "x\\*y" in section
+    assert "1/\\|\\|z\\|\\|" in page  # the claim text's bars stay literal in a table and a heading
+    c1 = page[page.index("### C1"):page.index("### C5")]
+    assert "- **spread:**" not in c1 and "- **reason:**" not in c1  # an empty cell is left out
+    assert "![norm_growth](figures/norm_growth.png)" in page
+    assert (tmp_path / "docs" / "figures" / "norm_growth.png").read_bytes() == b"\x89PNG fake"
+
+
+def test_the_readme_gets_the_short_table_the_stamp_and_the_link(tmp_path):
+    _, text = make_results_docs(tmp_path)
+    assert "old" not in text and text.endswith("tail\n") and text.count(results_docs.BEGIN) == 1
+    block = text[text.index(results_docs.BEGIN):text.index(results_docs.END)]
+    assert "| claim | what the paper claims | pre-registered verdict | verdict (amended 2026-12-02) |" in block
+    assert "| [C1](docs/results.md#c1) | The gradient scales as 1/\\|\\|z\\|\\| | supported | supported |" in block
+    assert "a run's norm shrank" not in block and "final / initial norm" not in block  # reasons live on the page
+    assert "at commit `abcdef123456` with `config/claims.yaml`. Every statistic, reason and figure: " \
+           "[docs/results.md](docs/results.md)." in block
+
+
+def test_without_a_record_the_stamp_names_the_config_only(tmp_path):
+    results = finished_study(tmp_path, record=False)
+    page = results_docs.results_page(results, tmp_path / "docs" / "results.md", "config.yaml")
+    assert "Study config: `config.yaml`." in page and "commit" not in page
+
+
+def test_a_study_without_a_claims_table_or_a_readme_without_markers_is_refused(tmp_path):
+    (tmp_path / "results" / "figures").mkdir(parents=True)
+    with pytest.raises(EmbnormError, match="no claims table"):
+        results_docs.results_page(tmp_path / "results", tmp_path / "docs" / "results.md")
+    with pytest.raises(EmbnormError, match="no .* block"):
+        results_docs.replace_block("# a README without the markers\n", "block")
