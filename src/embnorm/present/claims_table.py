@@ -10,8 +10,8 @@ HEADERS = {"amended_verdict": "verdict (amended 2026-12-02)", "amended_reason": 
            "untrained": "untrained encoder (shown, not a rule)"}
 VERDICT_COLUMNS = ("verdict", "amended_verdict")
 READINGS_LINE = (
-    "Two readings: `verdict` (pre-registered) applies the rules of paper-reference §7.1 (with the amendment of "
-    "2026-11-30), fixed before any result; `verdict (amended 2026-12-02)` applies the amendment of 2026-12-02, "
+    "Two readings: `verdict` (pre-registered) applies the rules of paper-reference §7.1 (as of "
+    "2026-11-30), fixed before any result; `verdict (amended 2026-12-02)` applies the amended rules of 2026-12-02, "
     "declared after the first claims study was read (read-gate per model/optimizer/dataset group, C6 on run-averaged and C13 on "
     "seed-mean norms, two-level bootstrap CIs for C6, C8, C9, C12's balance comparison only where both sets learned), "
     "so it is post hoc and shown beside the pre-registered verdict, never in its place. `untrained encoder` is a "

@@ -8,7 +8,7 @@ therefore shrink, from decay alone, by about exp(−E) with the decay exposure
 
 A weight-decay sweep is informative only where E differs visibly between its steps: a sweep 0 → 1e-6 that changes
 E by 0.0002 predicts a 0.02 % change of the norm, far below seed noise. The amended reading of the claims (C13,
-paper-reference §7.1, the amendment of 2026-12-02) therefore picks each model's sweep by exposure, at E ≈ 0.1, 1
+paper-reference §7.1, the amended reading of 2026-12-02) therefore picks each model's sweep by exposure, at E ≈ 0.1, 1
 and 3 beside λ = 0. E is linear in λ, so the λ for a target exposure is target · (1 − m) / Σ_t lr_t.
 
 The learning rates are those of the scheduled parameter groups, from the repository's own schedule

@@ -1,6 +1,6 @@
 """The claims check: one row per claim C1-C14 of paper-reference §7, each read twice: by its pre-registered rule
-(§7.1 and its amendment of 2026-11-30; columns `verdict`, `reason`) and by the amended rule of the post-hoc
-amendment of 2026-12-02 (columns `amended_verdict`, `amended_reason`), shown beside it.
+(§7.1 as of 2026-11-30; columns `verdict`, `reason`) and by its rule in the post-hoc amended reading of 2026-12-02
+(columns `amended_verdict`, `amended_reason`), shown beside it.
 
 Each claim is declared once in `declarations.py`; `check_claims` iterates over the declarations. It reads only the
 tables the other analyses wrote, so the verdict logic is testable on constructed tables and never retrains or

@@ -4,9 +4,9 @@ to decide it. The checker (`check_claims`), the planner (`plan.undecided_claims`
 `CLAIMS`; docs/adding-an-analysis.md says how to add one.
 
 Two readings of each claim stand side by side in the claims table:
-- the **pre-registered reading** (`verdict`, `reason`): the rules of §7.1 with the amendment of 2026-11-30, fixed
+- the **pre-registered reading** (`verdict`, `reason`): the rules of §7.1 as of 2026-11-30, fixed
   before any result; a confidence claim's read-gate is all-or-nothing;
-- the **amended reading** (`amended_verdict`, `amended_reason`): the post-hoc amendment of 2026-12-02, declared after
+- the **amended reading** (`amended_verdict`, `amended_reason`): the post-hoc amended rules of 2026-12-02, declared after
   the first claims study was read, so shown beside the pre-registered verdict, never in its place. It gates each
   (model, optimizer, dataset) group of a confidence claim on its own, reads C6 on run-averaged class norms, C13 on
   seed-mean norms, C6's density half, C8 and C9 with two-level bootstrap CIs, and C12's balance comparison only where

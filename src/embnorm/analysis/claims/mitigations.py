@@ -3,7 +3,7 @@
 Each mitigated run is paired with the baseline run of the same model, optimizer, dataset and seed (baseline: no cut,
 no GradScale, the model's default weight decay). The differences are in test kNN accuracy (fractions; 0.01 is one
 point) at the early evaluation (the training summary's `early_epoch`) and at the last epoch.
-Rules (paper-reference §7.1 and its amendment of 2026-11-30; constants fixed before any result, never adjusted to
+Rules (paper-reference §7.1 as of 2026-11-30; constants fixed before any result, never adjusted to
 results):
 - the rule needs >= 3 seed pairs per group (a paired CI over seeds); a group with fewer is `inconclusive` (the
   original rule's "every seed if fewer than 3 seeds" is superseded by the amendment);
@@ -15,7 +15,7 @@ results):
 - C14: the early gain of every mitigation > 0 under Adam as well (the paper's exact Adam statement is a [GAP]).
 Every comparison group (model x dataset) a rule reads must satisfy it. Each group reports its CIs with their widths.
 
-The amended reading (amendment of 2026-12-02) reads "early" by the run's step budget, as the training summary's
+The amended reading (2026-12-02) reads "early" by the run's step budget, as the training summary's
 `early_epoch` already is for both readings; it differs only in C12's last condition, which it reads only where the
 baseline runs of both the imbalanced set and its balanced parent pass the read-gate (`gate.py`): a gain comparison
 between encoders that did not learn compares noise. Each rule has a planner (`cN_plan`) that applies its pairing to a

@@ -5,7 +5,7 @@ Section 5's claims (C7-C9) concern models trained the usual way on balanced data
 datasets. A rule must hold in every run group (model x optimizer x dataset) it reads. The thresholds are the rules'
 constants (paper-reference §7.1), fixed before any result; never adjust them to results.
 
-Each claim has its rule (`cN`, taking the claims' `Inputs`), an amended rule where the amendment of 2026-12-02 changes
+Each claim has its rule (`cN`, taking the claims' `Inputs`), an amended rule where the amended reading of 2026-12-02 changes
 the statistic (`cN_amended`: C8 and C9 read two-level bootstrap CIs, C13 the seed-mean norms), and a planner
 (`cN_plan`) that applies the rule's own run selection to a run table before anything is trained and says why the
 config cannot decide the claim ('' if it can). A rule and its planner share the selection and the reason.

@@ -2,7 +2,7 @@
 
 `supported` only if the rule holds; `not supported` if it was evaluated and fails; `not measured` (with the reason)
 if the configuration lacks what the rule needs; `inconclusive` (with the reason) if the rule was evaluated but the run
-cannot decide it (amendment of 2026-11-30): a rule that needs >= 3 seeds has fewer, the CI of the deciding statistic
+cannot decide it (§7.1 as of 2026-11-30): a rule that needs >= 3 seeds has fewer, the CI of the deciding statistic
 contains both 0 and the rule's threshold, or a confidence claim's read-gate fails (`gate.py`).
 
 A rule is a conjunction of conditions (one per run group, statistic or half). Each condition is an `Outcome`: it
@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 SUPPORTED, NOT_SUPPORTED, NOT_MEASURED, INCONCLUSIVE = "supported", "not supported", "not measured", "inconclusive"
 VERDICTS = (SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_MEASURED)
-# `verdict`/`reason`: the pre-registered reading (with the amendment of 2026-11-30); `amended_verdict`/
+# `verdict`/`reason`: the pre-registered reading (§7.1 as of 2026-11-30); `amended_verdict`/
 # `amended_reason`: the post-hoc amended reading of 2026-12-02, beside it; `untrained`: a confidence claim's statistic
 # on the encoders at initialisation (shown, not a rule).
 COLUMNS = ("claim", "claim_text", "statistic", "value", "threshold", "spread", "n", "verdict", "reason",
            "amended_verdict", "amended_reason", "untrained")
-AMENDMENT = "amendment of 2026-11-30"
-AMENDED = "amendment of 2026-12-02"
+AMENDMENT = "§7.1 as of 2026-11-30"  # names the pre-registered rules in a reason
+AMENDED = "amended reading of 2026-12-02"  # names the amended rules in a reason
 MIN_SEEDS = 3  # amendment: a rule that needs a CI over seeds needs >= 3 seeds; with fewer it is inconclusive
 
 
@@ -42,7 +42,7 @@ def num(x, digits: int = 3) -> str:
 
 
 def ci(lo, hi) -> str:
-    """A 95% CI with its width, so that a reader sees the resolution of the statistic (amendment of 2026-11-30)."""
+    """A 95% CI with its width, so that a reader sees the resolution of the statistic."""
     return f"95% CI [{num(lo)}, {num(hi)}] (width {num(hi - lo)})"
 
 
@@ -56,7 +56,7 @@ class Outcome:
 
 def spans(lo: float, hi: float, threshold: float) -> bool:
     """The CI contains both 0 and the rule's threshold: the data cannot tell 'no effect' from 'the effect the rule
-    asks for' (amendment of 2026-11-30). For a threshold of 0 this is a CI that contains 0."""
+    asks for'. For a threshold of 0 this is a CI that contains 0."""
     return lo <= min(0.0, threshold) and hi >= max(0.0, threshold)
 
 
