@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # --configfile first refuse such a file, with one line saying how to run it anyway (docs/audit.md).
 PLAIN    := python -m embnorm.config --plain $(CONFIG)
 
-.PHONY: run test lint dag clean config-reference results-docs benchmarks-doc report-zip
+.PHONY: run fmnist test lint dag clean config-reference results-docs benchmarks-doc report-zip
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(STAMP)
 	$(PLAIN)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+
+# The claims study on real images (Fashion-MNIST; needs `apt-get install dataset-fashion-mnist`, docs/data.md).
+fmnist:
+	$(MAKE) run CONFIG=config/fmnist.yaml
 
 # The same report as one zip (report/report.html beside the result files), after `make run`: smaller and quicker to open
 # than the single HTML file for a large study, and the form the Snakemake workflow catalog documents.
