@@ -1,70 +1,74 @@
 """Figures of the mitigation study (paper §6): accuracy and norms over epochs, per class on imbalanced data, and the
-weight-decay sweep."""
+weight-decay sweep. A panel per model + optimizer and training dataset, one colour per mitigation (or seed)."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
-import seaborn as sns
-from matplotlib import pyplot as plt
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from embnorm.present.style import no_data, save, set_style
+from embnorm.present.figures import KNN_LABEL, mitigation_legend, training_curves
+from embnorm.present.style import facets, legend_below, no_data, panel_grid, save, series_colours, set_style
 
 
-def epochs(table: pd.DataFrame, png, pdf) -> None:
-    """Test kNN accuracy and probe-batch projector norm over the evaluated epochs, one column per dataset."""
+def epochs(table: pd.DataFrame, png, pdf):
+    """Probe-batch projector norm and test kNN accuracy over the evaluated epochs (means over seeds)."""
+    return training_curves(table, "epoch", "epoch", png, pdf)
+
+
+def log_ticks(axis) -> None:
+    """A log axis labelled at 1, 2 and 5 times each power of ten, in plain numbers, and nowhere else."""
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def classes(table: pd.DataFrame, png, pdf):
+    """Per class of every imbalanced run: test kNN accuracy and mean ID-train norm against the class size, one line
+    per mitigation (mean over seeds)."""
     set_style()
-    datasets = list(dict.fromkeys(table.dataset))
-    fig, axes = plt.subplots(2, len(datasets), figsize=(4.6 * len(datasets) + 1, 6.2), squeeze=False, sharex="col")
-    frame = table.assign(setting=table.model + " " + table.optimizer, acc=100 * table.knn_acc)
-    order = {"hue_order": list(dict.fromkeys(frame.mitigation)), "style_order": list(dict.fromkeys(frame.setting))}
-    for col, dataset in enumerate(datasets):
-        part = frame[frame.dataset == dataset]
-        for row, (y, label) in enumerate((("acc", "test kNN accuracy (%)"),
-                                          ("projector_norm", "mean projector norm (probe batch)"))):
-            ax = axes[row, col]
-            sns.lineplot(part, x="epoch", y=y, hue="mitigation", style="setting", markers=True, dashes=True,
-                         errorbar=None, ax=ax, legend=(row == 0 and col == len(datasets) - 1), **order)
-            ax.set(ylabel=label if col == 0 else None, xlabel="epoch" if row == 1 else None)
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axes[0, col].set_title(f"{dataset}" + (" (imbalanced)" if part.imbalanced.astype(bool).any() else ""))
-    legend = axes[0, -1].get_legend()
-    if legend:
-        sns.move_legend(axes[0, -1], "upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-    save(fig, png, pdf)
-
-
-def classes(table: pd.DataFrame, png, pdf) -> None:
-    """Per class of every imbalanced run: test kNN accuracy and mean ID-train norm against the class size."""
-    set_style()
-    fig, (ax_acc, ax_norm) = plt.subplots(1, 2, figsize=(10, 3.8))
     part = table[table.imbalanced.astype(bool)] if not table.empty else table
-    if part.empty:
-        for ax in (ax_acc, ax_norm):
+    panels = facets(part) if not part.empty else []
+    fig, (cells,) = panel_grid(len(panels), height_ratios=(1.0, 1.0))
+    if not panels:
+        for ax in cells[0][0]:
             no_data(ax, "no imbalanced runs in this config")
-    else:
-        part = part.assign(acc=100 * part.test_knn_acc, setting=part.model + " " + part.optimizer + " / "
-                           + part.dataset)
-        for ax, y, label in ((ax_acc, "acc", "test kNN accuracy of the class (%)"),
-                             (ax_norm, "train_norm_mean", f"class mean {part.layer.iloc[0]} norm (ID train)")):
-            sns.lineplot(part, x="n_train", y=y, hue="mitigation", style="setting", markers=True, errorbar=None,
-                         ax=ax, legend=ax is ax_norm, hue_order=list(dict.fromkeys(part.mitigation)))
-            ax.set(xscale="log", xlabel="training images of the class (log scale)", ylabel=label)
-        sns.move_legend(ax_norm, "upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False)
-    save(fig, png, pdf)
+        return save(fig, png, pdf)
+    colours = series_colours(table.mitigation)  # of all runs, as in the study's other figures
+    layer = part.layer.iloc[0]
+    for (title, frame), ((ax_acc, ax_norm), _, col) in zip(panels, cells):
+        for mitigation, lines in frame.groupby("mitigation", sort=False):
+            mean = lines.groupby("n_train")[["test_knn_acc", "train_norm_mean"]].mean()
+            ax_acc.plot(mean.index, 100 * mean.test_knn_acc, "o-", ms=3, color=colours[mitigation])
+            ax_norm.plot(mean.index, mean.train_norm_mean, "o-", ms=3, color=colours[mitigation])
+        ax_acc.set_title(title)
+        ax_acc.set(xscale="log", ylabel="test kNN accuracy\nof the class (%)" if col == 0 else None)
+        ax_norm.set(xlabel="training images of the class (log scale)",
+                    ylabel=f"class mean {layer} norm\n(ID train)" if col == 0 else None)
+        log_ticks(ax_norm.xaxis)
+    mitigation_legend(fig, colours, part.mitigation)
+    return save(fig, png, pdf)
 
 
-def weight_decay(sweep: pd.DataFrame, png, pdf) -> None:
-    """Final mean projector norm against weight decay, one line per sweep (x: symmetric log, so 0 is drawn)."""
+def weight_decay(sweep: pd.DataFrame, png, pdf):
+    """Final mean projector norm against weight decay, one line per sweep, coloured by seed (x: symmetric log, so 0
+    is drawn)."""
     set_style()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
-    if sweep.empty:
-        no_data(ax, "no weight-decay sweep in this config\n(runs that differ only in weight decay)")
-    else:
-        for label, frame in sweep.groupby("sweep", sort=False):
-            ax.plot(frame.weight_decay, frame.final_projector_norm, "o-", label=label)
-        positive = sweep.weight_decay[sweep.weight_decay > 0]
+    panels = facets(sweep, series="sweep") if not sweep.empty else []
+    legend_lines = max((math.ceil(frame.sweep.nunique() / 2) for _, frame in panels), default=0)  # in two columns
+    fig, (cells,) = panel_grid(len(panels), legend_lines=legend_lines)
+    if not panels:
+        no_data(cells[0][0][0], "no weight-decay sweep in this config\n(runs that differ only in weight decay)")
+        return save(fig, png, pdf)
+    colours = series_colours(sweep.seed)
+    positive = sweep.weight_decay[sweep.weight_decay > 0]
+    for (title, frame), ((ax,), legend_ax, col) in zip(panels, cells):
+        for label, line in frame.groupby("sweep", sort=False):
+            ax.plot(line.weight_decay, line.final_projector_norm, "o-", color=colours[line.seed.iloc[0]], label=label)
         ax.set_xscale("symlog", linthresh=float(positive.min()) if len(positive) else 1e-8)
-        ax.set(xlabel="weight decay (symmetric log scale)", ylabel="final mean projector norm (probe batch)")
-        ax.legend(fontsize=8)
-    save(fig, png, pdf)
+        ax.set_title(title)
+        ax.set(xlabel="weight decay (symmetric log scale)",
+               ylabel="final mean projector norm\n(probe batch)" if col == 0 else None)
+        legend_below(legend_ax, ax, ncols=2)
+    return save(fig, png, pdf)
