@@ -47,11 +47,14 @@ def cmd_prepare(args):
 
 
 def cmd_check_dataset(args):
+    from embnorm.config import ConfigError
     from embnorm.data.check import check_dataset
 
-    parent = dataset_spec(args.spec["parent"], args.parent_spec) if args.parent_spec else None
-    check_dataset(args.dataset, dataset_spec(args.dataset, args.spec), args.train, args.test, args.out, parent,
-                  args.indices)
+    spec = dataset_spec(args.dataset, args.spec)
+    if args.parent_spec and "parent" not in spec:  # the workflow passes {} for a source dataset
+        raise ConfigError(f"datasets.{args.dataset}: --parent-spec is given, but the dataset names no parent")
+    parent = dataset_spec(spec["parent"], args.parent_spec) if args.parent_spec else None
+    check_dataset(args.dataset, spec, args.train, args.test, args.out, parent, args.indices)
 
 
 def cmd_human_labels(args):
