@@ -1,4 +1,6 @@
-# Configuration: validation (schema first, then cross-references), the run table, and input functions.
+# Configuration: validation (schema first, then cross-references), the run table, and input functions; and, first of
+# all, whether another run holds this folder.
+import glob
 import json
 import os
 import shlex
@@ -18,6 +20,27 @@ from embnorm.analysis.registry import (
 from embnorm.config import ConfigError, check_config, complete_models, role_datasets, run_table, validate_config
 from embnorm.data.sources import LOCAL, needs_download
 from embnorm.provenance import code_digest
+
+# Where Snakemake's default (file) persistence keeps the lock of a run in progress, relative to the working directory.
+SNAKEMAKE_LOCKS = os.path.join(".snakemake", "locks", "*.lock")
+
+
+def _announce_other_run():
+    """Say first that another `snakemake` holds this folder. Snakemake plans its jobs before it looks at the lock, so a
+    second run is often told instead that the files the first is still writing are incomplete (use
+    --rerun-incomplete). One line, not an exit: Snakemake refuses a run that overlaps the lock by itself, a dry run
+    may read a locked folder, and `snakemake --unlock` must still run after a killed run left its lock. Job processes
+    that a running workflow starts (on a cluster) parse this file too, under its lock: they say nothing."""
+    if workflow.is_main_process and glob.glob(SNAKEMAKE_LOCKS):
+        print(
+            f"embnorm: this folder is in use by another snakemake run (its lock is in {os.path.dirname(SNAKEMAKE_LOCKS)}/):"
+            " wait for it to finish; files it is still writing may be reported below as incomplete. If no snakemake "
+            "runs in this folder, a killed run left the lock: remove it with `snakemake --unlock`.",
+            file=sys.stderr,
+        )
+
+
+_announce_other_run()
 
 
 def _config_error(message):
