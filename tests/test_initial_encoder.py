@@ -266,8 +266,10 @@ def test_a_dry_run_plans_the_init_embeddings_of_the_baseline_runs_and_the_init_t
     workflow.write_config(tiny_config())
     baseline = baseline_ids(validated(tiny_config()))
     assert 0 < len(baseline) < len(run_table(validated(tiny_config())))  # the tiny config has mitigated runs too
+    runs = {r["run_id"]: r for r in run_table(validated(tiny_config()))}
+    embedded = {r: sorted({dataset for dataset, _ in role_datasets(runs[r]).values()}) for r in baseline}
     jobs = workflow.planned_jobs()
-    assert jobs["embed_init"] == len(baseline) and jobs["confidence_init"] == 1
+    assert jobs["embed_init"] == sum(map(len, embedded.values())) and jobs["confidence_init"] == 1  # per run, dataset
     out = workflow.run("-n", "-p", paths.fmt(paths.TABLE, name="claims")).stdout
     lines = out.splitlines()
     claims = next(line for line in lines if line.startswith("Shell command: embnorm claims"))
@@ -275,7 +277,7 @@ def test_a_dry_run_plans_the_init_embeddings_of_the_baseline_runs_and_the_init_t
         assert f"--{init.replace('_', '-')} {paths.fmt(paths.TABLE, name=init)}" in claims
     init_embed = sorted(line.split("--out ")[1].split()[0] for line in lines
                         if line.startswith("Shell command: embnorm embed --init"))
-    assert init_embed == sorted(paths.fmt(paths.RUN_EMBEDDINGS_INIT_DIR, run=r) for r in baseline)
+    assert init_embed == sorted(paths.fmt(paths.RUN_EMBEDDINGS_INIT_DIR, run=r) for r in baseline for _ in embedded[r])
     tables = next(line for line in lines if line.startswith("Shell command: embnorm analyze confidence-init"))
     given = tables.split("--params ")[1].split(" --embeddings ")
     assert given[0].split() == [paths.fmt(paths.RUN_PARAMS, run=r) for r in baseline]

@@ -51,7 +51,7 @@ def _template_regex(template: str) -> re.Pattern:
 # downloads (files from outside, which may be put there by hand; they are verified against the md5 their source
 # publishes each time they are used, and downloads.json, an artifact, lists them).
 NOT_ARTIFACTS = tuple(_template_regex(t) for t in (paths.LOGS, paths.RUN_LOG, paths.REPORT))
-SNAKEMAKE_FILES = (".snakemake_timestamp",)  # Snakemake's mark in a directory output (the embeddings folder)
+SNAKEMAKE_FILES = (".snakemake_timestamp",)  # Snakemake's mark in a directory() output
 NOT_ARTIFACT_DIRS = (*provenance.RECORD_DIRS, paths.DOWNLOADS + "/")
 
 
