@@ -25,5 +25,5 @@ def test_the_cifar_gpu_preset_plans(workflow):
     shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
     jobs = workflow.planned_jobs("--configfile", str(PRESET))
     assert {rule: jobs[rule] for rule in ("train", "embed", "prepare_dataset")} == {
-        "train": 4, "embed": 4, "prepare_dataset": 2}
+        "train": 4, "embed": 8, "prepare_dataset": 2}  # embed: each run's CIFAR-10 and CIFAR-100 splits
     assert {"norm_vs_ood", "knn_buckets", "human_agreement", "claims"} <= set(jobs)

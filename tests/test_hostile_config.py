@@ -3,13 +3,14 @@ line naming the key (embnorm.config.validate_config, which the workflow, the sta
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import REPO, tiny_config
-from embnorm.cli import dataset_spec
+from embnorm.cli import dataset_spec, main
 from embnorm.config import ConfigError, validate_config
 from embnorm.data.sources import missing_path
 
@@ -86,3 +87,48 @@ def test_the_cli_spec_error_names_the_missing_key():
     assert "'parent' is a required property" in message
     assert "not valid under any of the given schemas" not in message
 
+
+
+@pytest.mark.parametrize("spec, forbidden", [
+    ({"source": "cifar10", "parent": "cifar10"}, "'parent' is not allowed"),
+    ({"parent": "cifar10", "imbalance": {"base": 2}, "source": "cifar10"}, "'source' is not allowed"),
+    ({"parent": "cifar10", "imbalance": {"base": 2}, "classes": [0, 1]}, "'classes' is not allowed"),
+])
+def test_the_cli_spec_error_names_a_key_that_is_not_allowed(spec, forbidden):
+    with pytest.raises(ConfigError) as info:
+        dataset_spec("toy", spec)
+    message = str(info.value)
+    assert message.startswith("datasets.toy: matches none of the allowed forms: ") and forbidden in message
+    assert "should not be valid under" not in message
+
+
+def one_line_error(capsys, *argv: str) -> str:
+    assert main(list(argv)) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_every_command_with_a_dataset_spec_names_the_missing_key(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    spec = json.dumps({"path": str(tmp_path)})
+    folders = ["--train", "prepared/train", "--test", "prepared/test"]
+    for argv in (["prepare", "--dataset", "toy", "--spec", spec, *folders],
+                 ["check-dataset", "--dataset", "toy", "--spec", spec, *folders, "--out", "checked.json"],
+                 ["check-dataset", "--dataset", "toy", "--spec", spec, "--parent-spec", spec, *folders,
+                  "--out", "checked.json"],
+                 ["download", "--dataset", "toy", "--spec", spec, "--out", "downloads.json"],
+                 ["human-labels", "--dataset", "toy", "--spec", spec, *folders, "--cifarn", "n.npz", "--counts",
+                  "c.npy", "--probs", "p.npy"]):
+        line = one_line_error(capsys, *argv)
+        assert line.startswith(f"embnorm {argv[0]}: error: datasets.toy: matches none of the allowed forms: ")
+        assert "'source' is a required property" in line
+
+
+def test_a_parent_spec_for_a_dataset_without_parent_is_named(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    line = one_line_error(capsys, "check-dataset", "--dataset", "toy", "--spec", json.dumps({"source": "cifar10"}),
+                          "--parent-spec", json.dumps({"source": "cifar10"}), "--train", "a", "--test", "b",
+                          "--out", "checked.json")
+    assert line == ("embnorm check-dataset: error: datasets.toy: --parent-spec is given, but the dataset names no "
+                    "parent")

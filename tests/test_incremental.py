@@ -49,10 +49,11 @@ def planned(wf: Workflow, *args: str) -> list[str]:
 
 
 def run_jobs(run: str, baseline: bool) -> list[str]:
-    """The per-run jobs of one run: its parameters, its training and its embeddings (of all its splits), and for a
-    baseline run (no mitigation) those of its encoder at initialisation."""
-    return sorted([f"run_params[run={run}]", f"train[run={run}]", f"embed[run={run}]",
-                   *([f"embed_init[run={run}]"] if baseline else [])])
+    """The per-run jobs of one run: its parameters, its training and its embeddings (one job per dataset: synth and
+    its OOD partner synth_ood), and for a baseline run (no mitigation) those of its encoder at initialisation."""
+    embed = ["embed", "embed_init"] if baseline else ["embed"]
+    return sorted([f"run_params[run={run}]", f"train[run={run}]",
+                   *(f"{rule}[run={run}, dataset={dataset}]" for rule in embed for dataset in ("synth", "synth_ood"))])
 
 
 def is_per_run(job: str) -> bool:
@@ -101,7 +102,7 @@ def test_runs_tsv_lists_every_run_with_its_resolved_hyperparameters(wf):
 
 def test_the_workstation_profile_gave_each_gpu_job_one_gpu(wf):
     claims = re.findall(r"gpu-shell: GPU (\d+) ", wf.log.stderr)
-    assert len(claims) == 2 + 2 + 1  # every train and embed job, RUN_A's embed_init, and no other
+    assert len(claims) == 2 + 4 + 2  # every train and embed job, RUN_A's two embed_init jobs, and no other
     assert set(claims) <= {"0", "1"}
 
 

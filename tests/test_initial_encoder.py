@@ -157,6 +157,33 @@ def direct_init_features(params: dict, train_images: np.ndarray, rows: np.ndarra
     return {layer: feats[layer].float().numpy() for layer in model.layers}
 
 
+def test_one_dataset_per_job_embeds_what_one_job_for_all_splits_does(project, tmp_path, monkeypatch, capsys):
+    """The workflow embeds each dataset of a run in a job of its own (rules/embed.smk); the OOD partner's init job
+    draws its probe images from the source's train split, given as --probe. Every array equals that of one job given
+    all of the run's splits (the imbalanced run: its indices mark the source's train rows and draw the probe)."""
+    monkeypatch.chdir(tmp_path)
+    run = next(r for r in project["runs"].values() if r["params"]["imbalanced"])
+    params = run["params"]
+    source_train = project["split"][params["source"], "train"]
+    args = ["--params", str(run["folder"] / "params.json"), "--checkpoint", str(run["folder"] / "checkpoint.pt"),
+            "--threads", "1", *run["extra"]]
+    ood_splits = [project["split"][params["ood"], s] for s in ("train", "test")]
+    capsys.readouterr()
+    assert main(["embed", "--init", *args, "--splits", *ood_splits, "--out", "refused"]) == 1
+    assert "give it (--probe)" in capsys.readouterr().err and not Path("refused").exists()
+    datasets = dict.fromkeys(dataset for dataset, _ in role_datasets(params).values())
+    for mode, folder in (([], "embeddings"), (["--init", "--probe", source_train], "embeddings_init")):
+        for dataset in datasets:
+            splits = [project["split"][dataset, s] for s in ("train", "test")]
+            assert main(["embed", *mode, *args, "--splits", *splits, "--out", folder]) == 0
+        for dataset, split in role_datasets(params).values():
+            name = paths.fmt(paths.EMBEDDING_FILE, dataset=dataset, split=split)
+            alone, together = io.read_npz(Path(folder) / name), io.read_npz(run["folder"] / folder / name)
+            assert sorted(alone) == sorted(together)
+            for key in together:
+                np.testing.assert_array_equal(alone[key], together[key], err_msg=f"{folder}/{name}: {key}")
+
+
 def test_init_embeddings_are_the_initial_encoder_with_probe_statistics_and_differ_from_trained(project):
     for run_id, run in project["runs"].items():
         params, folder = run["params"], run["folder"]
@@ -266,8 +293,10 @@ def test_a_dry_run_plans_the_init_embeddings_of_the_baseline_runs_and_the_init_t
     workflow.write_config(tiny_config())
     baseline = baseline_ids(validated(tiny_config()))
     assert 0 < len(baseline) < len(run_table(validated(tiny_config())))  # the tiny config has mitigated runs too
+    runs = {r["run_id"]: r for r in run_table(validated(tiny_config()))}
+    embedded = {r: sorted({dataset for dataset, _ in role_datasets(runs[r]).values()}) for r in baseline}
     jobs = workflow.planned_jobs()
-    assert jobs["embed_init"] == len(baseline) and jobs["confidence_init"] == 1
+    assert jobs["embed_init"] == sum(map(len, embedded.values())) and jobs["confidence_init"] == 1  # per run, dataset
     out = workflow.run("-n", "-p", paths.fmt(paths.TABLE, name="claims")).stdout
     lines = out.splitlines()
     claims = next(line for line in lines if line.startswith("Shell command: embnorm claims"))
@@ -275,7 +304,7 @@ def test_a_dry_run_plans_the_init_embeddings_of_the_baseline_runs_and_the_init_t
         assert f"--{init.replace('_', '-')} {paths.fmt(paths.TABLE, name=init)}" in claims
     init_embed = sorted(line.split("--out ")[1].split()[0] for line in lines
                         if line.startswith("Shell command: embnorm embed --init"))
-    assert init_embed == sorted(paths.fmt(paths.RUN_EMBEDDINGS_INIT_DIR, run=r) for r in baseline)
+    assert init_embed == sorted(paths.fmt(paths.RUN_EMBEDDINGS_INIT_DIR, run=r) for r in baseline for _ in embedded[r])
     tables = next(line for line in lines if line.startswith("Shell command: embnorm analyze confidence-init"))
     given = tables.split("--params ")[1].split(" --embeddings ")
     assert given[0].split() == [paths.fmt(paths.RUN_PARAMS, run=r) for r in baseline]

@@ -30,7 +30,7 @@ PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge", "slurmdbd", "mariadb
 # The per-run stages and two aggregates: every SLURM-side path of the workflow (CPU jobs, GPU jobs, local rules)
 # in about two minutes; the whole default target adds a dozen CPU jobs that take this machine four more minutes.
 TARGETS = ("results/runs.tsv", "results/tables/norm_vs_ood.tsv", "results/tables/training.tsv")
-SLURM_RULES = {"prepare_dataset": 2, "train": 1, "embed": 1, "norm_vs_ood": 1, "norm_growth": 1}
+SLURM_RULES = {"prepare_dataset": 2, "train": 1, "embed": 2, "norm_vs_ood": 1, "norm_growth": 1}  # embed: tiny, tiny_ood
 LOCAL_RULES = ("run_params", "runs_table")
 WORKFLOW_TIMEOUT_S = 200
 

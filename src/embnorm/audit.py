@@ -23,6 +23,7 @@ import yaml
 from embnorm import io, paths, provenance
 from embnorm.analysis.registry import ANALYSES, analysis_runs, config_options, init_encoder_runs
 from embnorm.config import ConfigError, find_schema, params_hash, role_datasets, run_table, validate_config
+from embnorm.data.trees import inside
 from embnorm.errors import EmbnormError
 
 STATUS_HELP = {
@@ -50,7 +51,7 @@ def _template_regex(template: str) -> re.Pattern:
 # downloads (files from outside, which may be put there by hand; they are verified against the md5 their source
 # publishes each time they are used, and downloads.json, an artifact, lists them).
 NOT_ARTIFACTS = tuple(_template_regex(t) for t in (paths.LOGS, paths.RUN_LOG, paths.REPORT))
-SNAKEMAKE_FILES = (".snakemake_timestamp",)  # Snakemake's mark in a directory output (the embeddings folder)
+SNAKEMAKE_FILES = (".snakemake_timestamp",)  # Snakemake's mark in a directory() output
 NOT_ARTIFACT_DIRS = (*provenance.RECORD_DIRS, paths.DOWNLOADS + "/")
 
 
@@ -109,20 +110,54 @@ def load_config(files=(), config_json: dict | None = None, schema: Path | None =
 
 # ---- the checks ----
 
-def disk_artifacts(root: Path) -> set[str]:
+def disk_artifacts(root: Path) -> tuple[set[str], dict[str, str]]:
     """Every file under results/ and resources/ except logs, the report, raw downloads, the provenance records and
-    Snakemake's own marks."""
-    found = set()
+    Snakemake's own marks; and the links that are not followed, each with why (`unfollowed_link`)."""
+    found, links = set(), {}
+    trees = [os.path.realpath(root / top) for top in provenance.ARTIFACT_DIRS]
     for top in provenance.ARTIFACT_DIRS:
-        for folder, _, files in os.walk(root / top, followlinks=True):
+        walked = {os.path.realpath(root / top)}
+        for folder, dirs, files in os.walk(root / top, followlinks=True):
+            followed = []
+            for name in sorted(dirs):
+                link = Path(folder) / name
+                why = unfollowed_link(link, trees, walked)
+                if why:
+                    links[link.relative_to(root).as_posix()] = why
+                else:
+                    followed.append(name)
+                    walked.add(os.path.realpath(link))
+            dirs[:] = followed
             for name in files:
                 if name in SNAKEMAKE_FILES:
                     continue
-                rel = (Path(folder) / name).relative_to(root).as_posix()
+                full = Path(folder) / name
+                rel = full.relative_to(root).as_posix()
                 if rel.startswith(NOT_ARTIFACT_DIRS) or any(r.match(rel) for r in NOT_ARTIFACTS):
                     continue
+                if full.is_symlink() and not full.exists():
+                    links[rel] = f"a broken link (or a link loop) to {os.readlink(full)}"
+                    continue
                 found.add(rel)
-    return found
+    return found, links
+
+
+def unfollowed_link(link: Path, trees: list[str], walked: set[str]) -> str | None:
+    """Why the audit does not walk into the folder link `link`, or None for a plain folder or a link it follows. A link
+    to a folder that contains it is a loop, which would repeat the same files until the path grows too long; a link back
+    into results/ or resources/ (`trees`, resolved) would show files that are audited under their own names a second
+    time, and so would a second link to a folder outside them. Each is reported once, as the link, instead of as every
+    file it leads to."""
+    if not link.is_symlink():
+        return None
+    target = os.path.realpath(link)
+    if inside(os.path.realpath(link.parent), target):
+        return f"a link loop: it points to {target}, a folder that contains it; not followed"
+    if any(inside(target, tree) for tree in trees):
+        return f"a link to {target}, whose files are audited under their own names; not followed"
+    if target in walked:
+        return f"a link to {target}, a folder already audited through another link; not followed"
+    return None
 
 
 class Auditor:
@@ -131,7 +166,7 @@ class Auditor:
     def __init__(self, root: Path, config: dict | None):
         self.root = Path(root)
         self.records, self.bad_records = provenance.collect(self.root)
-        self.on_disk = disk_artifacts(self.root)
+        self.on_disk, self.links = disk_artifacts(self.root)
         self.runs = {r["run_id"]: r for r in run_table(config)} if config is not None else None
         self.default_weight_decay = {m: spec["weight_decay"] for m, spec in config["models"].items()} \
             if config is not None else {}
@@ -147,6 +182,8 @@ class Auditor:
     def run(self) -> list[Finding]:
         for path, why in self.bad_records.items():
             self.findings[path] = Finding(path, "modified", why)
+        for path, why in self.links.items():
+            self.findings[path] = Finding(path, "orphan", why)
         for path in sorted(self.on_disk | set(self.records)):
             self.check(path)
         init = set(init_encoder_runs(list(self.runs.values()), self.default_weight_decay)) if self.runs else set()

@@ -47,11 +47,14 @@ def cmd_prepare(args):
 
 
 def cmd_check_dataset(args):
+    from embnorm.config import ConfigError
     from embnorm.data.check import check_dataset
 
-    parent = dataset_spec(args.spec["parent"], args.parent_spec) if args.parent_spec else None
-    check_dataset(args.dataset, dataset_spec(args.dataset, args.spec), args.train, args.test, args.out, parent,
-                  args.indices)
+    spec = dataset_spec(args.dataset, args.spec)
+    if args.parent_spec and "parent" not in spec:  # the workflow passes {} for a source dataset
+        raise ConfigError(f"datasets.{args.dataset}: --parent-spec is given, but the dataset names no parent")
+    parent = dataset_spec(spec["parent"], args.parent_spec) if args.parent_spec else None
+    check_dataset(args.dataset, spec, args.train, args.test, args.out, parent, args.indices)
 
 
 def cmd_human_labels(args):
@@ -112,7 +115,8 @@ def cmd_train(args):
 def cmd_embed(args):
     from embnorm.embed import embed_run
 
-    embed_run(args.params, args.checkpoint, args.splits, args.out, args.indices, threads=args.threads, init=args.init)
+    embed_run(args.params, args.checkpoint, args.splits, args.out, args.indices, threads=args.threads, init=args.init,
+              probe_dir=args.probe)
 
 
 def cmd_config_reference(args):
@@ -228,13 +232,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("embed", help="extract a run's features of its ID and OOD splits")
     p.add_argument("--params", required=True, help="the run's params.json")
     p.add_argument("--checkpoint", required=True, help="the run's final checkpoint")
-    p.add_argument("--splits", nargs="+", required=True, help="the prepared split folders to embed: exactly the "
-                   "run's source and OOD train and test splits")
+    p.add_argument("--splits", nargs="+", required=True, help="the prepared split folders to embed: some or all of "
+                   "the run's source and OOD train and test splits")
     p.add_argument("--indices", default=None, help="a run on an imbalanced subset: its indices.npy")
     p.add_argument("--out", required=True, help="the folder to write <dataset>-<split>.npz files to")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--init", action="store_true", help="embed with the run's encoder at initialisation (rebuilt from "
                    "its seed, checked against the checkpoint's digest, BatchNorm statistics of its probe images)")
+    p.add_argument("--probe", default=None, help="with --init: the run's source train split, which its probe images "
+                   "are drawn from, when it is not among --splits")
     p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("config-reference", help="print the configuration reference (Markdown) from the schema")

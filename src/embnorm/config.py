@@ -390,16 +390,37 @@ def _key(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
+def _required_keys(schema) -> list[str]:
+    """The keys a schema requires, directly or through anyOf/oneOf/allOf: what a `not` of it forbids."""
+    if not isinstance(schema, dict):
+        return []
+    keys = list(schema.get("required", []))
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(combinator, []):
+            keys += _required_keys(sub)
+    return keys
+
+
+def _reason(error) -> str:
+    """What is wrong, naming the key: a `not: {required: [...]}` (a key that one form of an entry may not have) says
+    which of its keys the entry has, instead of jsonschema's "<the whole entry> should not be valid under <schema>"."""
+    if error.validator == "not" and isinstance(error.instance, dict):
+        keys = [key for key in dict.fromkeys(_required_keys(error.validator_value)) if key in error.instance]
+        if keys:
+            return ", ".join(f"'{key}'" for key in keys) + (" is" if len(keys) == 1 else " are") + " not allowed"
+    return error.message
+
+
 def describe_error(error) -> str:
     """One line for a schema error, naming the key. For oneOf/anyOf, whose own message ("is not valid under any of the
     given schemas") names neither the key that is missing nor the value that is wrong, each alternative's reason."""
     if error.validator in ("oneOf", "anyOf") and error.context:
         reasons: dict[int, list[str]] = {}
         for sub in error.context:
-            reasons.setdefault(sub.schema_path[0], []).append(sub.message)
+            reasons.setdefault(sub.schema_path[0], []).append(_reason(sub))
         alternatives = "; or ".join(", ".join(dict.fromkeys(messages)) for _, messages in sorted(reasons.items()))
         return f"{_key(error)}: matches none of the allowed forms: {alternatives}"
-    return f"{_key(error)}: {error.message}"
+    return f"{_key(error)}: {_reason(error)}"
 
 
 def validate_config(config: dict, schema_path: Path) -> dict:

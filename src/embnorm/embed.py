@@ -1,18 +1,19 @@
 """Feature extraction: the layers a run's method exposes (backbone, projector and, with a predictor, predictor
 outputs) of a run's splits, from its final checkpoint.
 
-One job per run (`embed_run`) loads the model once and writes every split the analyses read (`config.role_datasets`:
-the source's train and test, and the OOD partner's) into one folder, a file `<dataset>-<split>.npz`
-(`paths.EMBEDDING_FILE`) each; the workflow's folder is `results/runs/<run>/embeddings/`:
+A job (`embed_run`) loads the model once and writes the splits it is given, of those the analyses read
+(`config.role_datasets`: the source's train and test, and the OOD partner's), into one folder, a file
+`<dataset>-<split>.npz` (`paths.EMBEDDING_FILE`) each; the workflow's folder is `results/runs/<run>/embeddings/`, and
+it runs one job per dataset, whose two files are the job's outputs:
 
     embnorm embed --params results/runs/R/params.json --checkpoint results/runs/R/checkpoint.pt \
-        --splits resources/datasets/synth/train resources/datasets/synth/test ... --out results/runs/R/embeddings
+        --splits resources/datasets/synth_ood/train resources/datasets/synth_ood/test --out results/runs/R/embeddings
 
-`--init` embeds the same splits with the run's encoder at initialisation instead (`evaluation/initial.py`: rebuilt
-from the run's seed, checked bit-identical against the digest its checkpoint records, BatchNorm statistics
-re-estimated on the run's probe images), into a folder with the same files; the workflow's is
-`results/runs/<run>/embeddings_init/`. Beside the trained encoder's, it shows whether training made a statistic or
-found it there.
+`--init` embeds the splits with the run's encoder at initialisation instead (`evaluation/initial.py`: rebuilt from
+the run's seed, checked bit-identical against the digest its checkpoint records, BatchNorm statistics re-estimated on
+the run's probe images, drawn from its source's train split: `--probe` gives that split when it is not among
+`--splits`), into a folder with the same files; the workflow's is `results/runs/<run>/embeddings_init/`. Beside the
+trained encoder's, it shows whether training made a statistic or found it there.
 
 Every sample in original order (no drop_last), model in eval mode, no augmentation, features computed in fp32 with
 autocast off whatever the run's `amp` (`evaluation.features.embed_batches`). Norms are computed in fp32 before any
@@ -46,10 +47,11 @@ def trained_model(state: dict, device: torch.device):
 
 
 def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=None, threads: int = 0,
-              batch_size: int = 512, init: bool = False) -> list[str]:
-    """Embed the prepared splits in `split_dirs` (exactly the run's roles, `config.role_datasets`) with the model of
-    `checkpoint_path` (`init`: the run's encoder at initialisation), into `out_dir`; `indices_path` is the imbalanced
-    subset a run on one trained on. Return the files written."""
+              batch_size: int = 512, init: bool = False, probe_dir=None) -> list[str]:
+    """Embed the prepared splits in `split_dirs` (some or all of the run's roles, `config.role_datasets`) with the
+    model of `checkpoint_path` (`init`: the run's encoder at initialisation, whose probe images come from the source's
+    train split, among `split_dirs` or `probe_dir`), into `out_dir`; `indices_path` is the imbalanced subset a run on
+    one trained on. Return the files written."""
     if threads:
         torch.set_num_threads(threads)
     params = io.read_json(params_path)
@@ -59,12 +61,11 @@ def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=No
         split = read_split(directory)
         splits[split.meta["dataset"], split.meta["split"]] = split
     roles = set(role_datasets(params).values())
-    if set(splits) != roles:
-        show = lambda pairs: ", ".join(f"{d}/{s}" for d, s in sorted(pairs)) or "none"  # noqa: E731
-        raise EmbnormError(f"{params['run_id']}: embeds the splits {show(roles)}; given {show(splits)}")
+    if not splits or set(splits) - roles:
+        raise EmbnormError(f"{params['run_id']}: embeds the splits {_show(roles)}; given {_show(splits)}")
     device = pick_device("auto")
     if init:
-        probe = probe_images(params, splits[params["source"], "train"], indices_path)
+        probe = probe_images(params, _source_train(params, splits, probe_dir), indices_path)
         model = initial_model(state, checkpoint_path, probe, device)
     else:
         model = trained_model(state, device)
@@ -75,6 +76,26 @@ def embed_run(params_path, checkpoint_path, split_dirs, out_dir, indices_path=No
         embed_split(model, params, split, out, mask, batch_size)
         written.append(out)
     return written
+
+
+def _show(pairs) -> str:
+    return ", ".join(f"{d}/{s}" for d, s in sorted(pairs)) or "none"
+
+
+def _source_train(params: dict, splits: dict, probe_dir) -> Split:
+    """The run's source train split, which its probe images are drawn from: one of `splits`, else `probe_dir`."""
+    wanted = (params["source"], "train")
+    if wanted in splits:
+        return splits[wanted]
+    if probe_dir is None:
+        raise EmbnormError(f"{params['run_id']}: the initial encoder's probe images come from {_show([wanted])}; give "
+                           "it (--probe)")
+    split = read_split(probe_dir)
+    given = (split.meta["dataset"], split.meta["split"])
+    if given != wanted:
+        raise EmbnormError(f"{probe_dir}: --probe must be {_show([wanted])}, the run's source train split; it holds "
+                           f"{_show([given])}")
+    return split
 
 
 def probe_images(params: dict, train: Split, indices_path=None) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Atomic writers and safe readers. Every artifact of the workflow goes through here.
 
 A writer first writes `<name>.tmp-<pid>` in the target folder and then renames it over the target, so a killed job
-never leaves a file that looks finished.
+never leaves a file that looks finished. A write that fails because the disk is full says so, naming the file
+(`atomic_path`).
 
 Because every file passes through here, this is where a command's reads and writes are seen: inside
 `journal_to(journal)` (embnorm.provenance opens one around each command) every reader tells `journal.read(path)` and
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -54,18 +57,58 @@ def _note_written(path) -> None:
         journal.wrote(path)
 
 
+# errno values that mean the disk (or the user's quota on it) is full.
+NO_SPACE_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+# A writer that fails without an errno while less than this is free where it writes ran out of space: torch.save
+# reports a failed write as `RuntimeError: [enforce fail at inline_container.cc:...] unexpected pos ...`.
+FULL_BELOW_BYTES = 1 << 20
+
+
+def free_bytes(folder) -> int:
+    """Bytes an unprivileged writer may still use on the disk that holds `folder` (or its nearest existing parent)."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+def disk_full(error: BaseException, folder) -> bool:
+    """Whether `error`, raised while writing into `folder`, means that the disk is full: an OSError with errno ENOSPC
+    or EDQUOT (the error itself or one it was raised from), or a RuntimeError while less than FULL_BELOW_BYTES are
+    free there."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, OSError) and cause.errno in NO_SPACE_ERRNOS:
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return isinstance(error, RuntimeError) and free_bytes(folder) < FULL_BELOW_BYTES
+
+
+def no_space_message(path, folder=None) -> str:
+    """One line for a write of `path` that the disk had no room for."""
+    free = free_bytes(folder or Path(path).parent)
+    return (f"{path}: no space left on device ({free / 2**20:.1f} MiB free there); the file was not written and an "
+            "earlier version of it, if any, is unchanged: free some space and run again")
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block finishes."""
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block finishes. Whatever happens, the
+    temporary file is removed and a file already at `path` stays as it was; when the disk is full (`disk_full`) the
+    error is an ArtifactError naming `path` and saying "no space left on device"."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         _note_written(path)
+    except Exception as e:
+        if disk_full(e, path.parent):  # before the temporary file goes: its blocks are what filled the disk
+            raise ArtifactError(no_space_message(path)) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()

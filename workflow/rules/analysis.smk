@@ -66,6 +66,7 @@ rule norm_vs_ood:
     params:
         code=ANALYSIS_CODE,
         options=analysis_options("norm_vs_ood"),
+        embeddings=embedding_folders,
     shell:
         analysis_shell("norm_vs_ood")
 
@@ -116,6 +117,7 @@ rule knn_buckets:
     params:
         code=ANALYSIS_CODE,
         options=analysis_options("knn_buckets"),
+        embeddings=embedding_folders,
     shell:
         analysis_shell("knn_buckets")
 
@@ -135,6 +137,7 @@ rule human_agreement:
     params:
         code=ANALYSIS_CODE,
         options=analysis_options("human_agreement"),
+        embeddings=embedding_folders,
     shell:
         analysis_shell("human_agreement")
 
@@ -153,6 +156,7 @@ rule mitigation:
     params:
         code=ANALYSIS_CODE,
         options=analysis_options("mitigation"),
+        embeddings=embedding_folders,
     shell:
         analysis_shell("mitigation")
 
@@ -172,6 +176,7 @@ rule confidence_init:
     params:
         code=ANALYSIS_CODE,
         options=analysis_options("confidence_init"),
+        embeddings=embedding_folders,
     shell:
         analysis_shell("confidence_init")
 

@@ -1,4 +1,6 @@
-# Configuration: validation (schema first, then cross-references), the run table, and input functions.
+# Configuration: validation (schema first, then cross-references), the run table, and input functions; and, first of
+# all, whether another run holds this folder.
+import glob
 import json
 import os
 import shlex
@@ -18,6 +20,27 @@ from embnorm.analysis.registry import (
 from embnorm.config import ConfigError, check_config, complete_models, role_datasets, run_table, validate_config
 from embnorm.data.sources import LOCAL, needs_download
 from embnorm.provenance import code_digest
+
+# Where Snakemake's default (file) persistence keeps the lock of a run in progress, relative to the working directory.
+SNAKEMAKE_LOCKS = os.path.join(".snakemake", "locks", "*.lock")
+
+
+def _announce_other_run():
+    """Say first that another `snakemake` holds this folder. Snakemake plans its jobs before it looks at the lock, so a
+    second run is often told instead that the files the first is still writing are incomplete (use
+    --rerun-incomplete). One line, not an exit: Snakemake refuses a run that overlaps the lock by itself, a dry run
+    may read a locked folder, and `snakemake --unlock` must still run after a killed run left its lock. Job processes
+    that a running workflow starts (on a cluster) parse this file too, under its lock: they say nothing."""
+    if workflow.is_main_process and glob.glob(SNAKEMAKE_LOCKS):
+        print(
+            f"embnorm: this folder is in use by another snakemake run (its lock is in {os.path.dirname(SNAKEMAKE_LOCKS)}/):"
+            " wait for it to finish; files it is still writing may be reported below as incomplete. If no snakemake "
+            "runs in this folder, a killed run left the lock: remove it with `snakemake --unlock`.",
+            file=sys.stderr,
+        )
+
+
+_announce_other_run()
 
 
 def _config_error(message):
@@ -90,14 +113,15 @@ def dataset_files(dataset, split):
     ]
 
 
-def split_dirs(files):
-    """The folders of the prepared splits whose files these are, in order: what the commands read and write."""
+def folders(files):
+    """The folders that hold these files, in the order they first appear: what a command is given where the rule
+    lists the files (the three of each prepared split, the embeddings of each run)."""
     return list(dict.fromkeys(os.path.dirname(f) for f in files))
 
 
 def split_dir(files):
     """The folder of the one prepared split whose files these are."""
-    (folder,) = split_dirs(files)
+    (folder,) = folders(files)
     return folder
 
 
@@ -124,6 +148,11 @@ def check_inputs(wildcards):
     return inputs
 
 
+def imbalanced_indices(run):
+    """The split indices of a run on an imbalanced subset: the rows of its source's train split it trains on."""
+    return paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
+
+
 def train_inputs(wildcards):
     """The run's parameters, its source's prepared splits, and an imbalanced subset's indices."""
     run = RUNS[wildcards.run]
@@ -133,21 +162,35 @@ def train_inputs(wildcards):
         "test": dataset_files(run["source"], "test"),
     }
     if run["imbalanced"]:
-        inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
+        inputs["indices"] = imbalanced_indices(run)
     return inputs
 
 
 def embed_inputs(wildcards):
-    """The parameters and the checkpoint, and the prepared files of every split the run is embedded on
-    (config.role_datasets); the imbalanced subset's indices mark the rows it trained on."""
+    """The parameters, the checkpoint, and the prepared train and test files of the one dataset an embed job embeds:
+    the run's source or its OOD partner (config.role_datasets); for the source of an imbalanced run, the subset's
+    indices, which mark the rows it trained on."""
     run = RUNS[wildcards.run]
+    embedded = sorted({dataset for dataset, _ in role_datasets(run).values()})
+    if wildcards.dataset not in embedded:
+        raise ValueError(f"run {wildcards.run} is embedded on {', '.join(embedded)}, not on {wildcards.dataset}")
     inputs = {
         "params": paths.fmt(paths.RUN_PARAMS, run=wildcards.run),
         "checkpoint": paths.fmt(paths.RUN_CHECKPOINT, run=wildcards.run),
-        "data": [f for dataset, split in role_datasets(run).values() for f in dataset_files(dataset, split)],
+        "data": dataset_files(wildcards.dataset, "train") + dataset_files(wildcards.dataset, "test"),
     }
+    if run["imbalanced"] and wildcards.dataset == run["source"]:
+        inputs["indices"] = imbalanced_indices(run)
+    return inputs
+
+
+def embed_init_inputs(wildcards):
+    """embed_inputs, and the source's train split: the initial encoder's BatchNorm statistics are re-estimated on the
+    run's probe images, drawn from the images it trains on (of an imbalanced run, through its indices)."""
+    run = RUNS[wildcards.run]
+    inputs = {**embed_inputs(wildcards), "probe": dataset_files(run["source"], "train")}
     if run["imbalanced"]:
-        inputs["indices"] = paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
+        inputs["indices"] = imbalanced_indices(run)
     return inputs
 
 
@@ -157,14 +200,31 @@ def embed_checked(wildcards):
     return [paths.fmt(paths.DATASET_CHECK, dataset=d) for d in (run["dataset"], run["ood"]) if d]
 
 
+def embed_outputs(template):
+    """An embed job's outputs: the train and test files of its dataset in its run's folder (`template`:
+    paths.RUN_EMBEDDINGS or RUN_EMBEDDINGS_INIT), so that a deleted one is made again by the next run."""
+    return {split: paths.fmt(template, run="{run}", dataset="{dataset}", split=split) for split in ("train", "test")}
+
+
+def embedding_files(template, runs):
+    """The embedding files of `runs`, run by run, one per role (config.role_datasets): what the analysis rules read.
+    Their commands are given each run's folder (`embedding_folders`)."""
+    return [paths.fmt(template, run=r, dataset=d, split=s) for r in runs for d, s in role_datasets(RUNS[r]).values()]
+
+
 def all_embeddings():
-    """Every run's embeddings folder (one embed job each)."""
-    return [paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=r) for r in RUNS]
+    """Every run's embedding files (written by one embed job per run and dataset)."""
+    return embedding_files(paths.RUN_EMBEDDINGS, RUNS)
 
 
 def init_embeddings(runs):
-    """The runs' embeddings folders of their encoders at initialisation (one embed_init job each)."""
-    return [paths.fmt(paths.RUN_EMBEDDINGS_INIT_DIR, run=r) for r in runs]
+    """The embedding files of the runs' encoders at initialisation (one embed_init job per run and dataset)."""
+    return embedding_files(paths.RUN_EMBEDDINGS_INIT, runs)
+
+
+def embedding_folders(wildcards, input):
+    """An analysis rule's `--embeddings`: the runs' embeddings folders, in run order, from its input files."""
+    return folders(input.embeddings)
 
 
 def output_patterns(rule):
@@ -244,10 +304,11 @@ def analysis_options(rule):
 
 def analysis_shell(rule):
     """`embnorm <command> --<input> {input.<input>} ... {params.options} --<output> {output.<output>} ...`: every path
-    comes from the rule's input and output."""
+    comes from the rule's input and output; an input of folders (`Input.folders`, the runs' embeddings) is given as the
+    rule's `{params.<input>}`, the folders of its input files (`embedding_folders`)."""
     analysis = ANALYSES[rule]
     words = [f"embnorm {analysis.command}"]
-    words += [f"{flag(i.name)} {{input.{i.name}}}" for i in analysis.inputs]
+    words += [f"{flag(i.name)} {{{'params' if i.folders else 'input'}.{i.name}}}" for i in analysis.inputs]
     words += ["{params.options}"] if analysis.options else []
     words += [f"{flag(key)} {{output.{key}}}" for key in analysis.outputs]
     return " ".join(words) + " > {log} 2>&1"

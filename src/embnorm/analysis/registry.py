@@ -54,12 +54,15 @@ class Option:
 
 @dataclass(frozen=True)
 class Input:
-    """Files an analysis command reads, given on its command line by the rule's `{input.<name>}`."""
+    """Files an analysis command reads, given on its command line by the rule's `{input.<name>}`. An input of `folders`
+    is one folder per run (its embeddings): the rule lists the files in them as its input, so that a deleted one is
+    made again, and gives the command their folders, in run order (`{params.<name>}`)."""
 
     name: str
     help: str
     nargs: str | None = "+"  # "+": one file per run (in the order of --params); "*": possibly none; None: one file
     required: bool = True
+    folders: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,10 +143,10 @@ ANALYSIS_OPTIONS = (BUCKETS, NORMALIZATION, KNN_K, MIN_COUNT, MIN_COUNT_HUMAN, R
 
 PARAMS = Input("params", "the runs' params.json files")
 EMBEDDINGS = Input("embeddings", "the runs' embeddings folders, in the order of --params "
-                                 f"(each holds {paths.EMBEDDING_FILE})")
+                                 f"(each holds {paths.EMBEDDING_FILE})", folders=True)
 METRICS = Input("metrics", "the runs' metrics.tsv files, in the order of --params")
 EMBEDDINGS_INIT = Input("embeddings", "the runs' embeddings folders of their encoders at initialisation, in the order "
-                                      f"of --params (each holds {paths.EMBEDDING_FILE})", nargs="*")
+                                      f"of --params (each holds {paths.EMBEDDING_FILE})", nargs="*", folders=True)
 HUMAN_LABELS = Input("human_labels", "CIFAR-N layout label files, one per --human-datasets entry", nargs="*")
 HUMAN_PROBS = Input("human_probs", "CIFAR-10H layout probability files, one per --human-datasets entry", nargs="*")
 

@@ -81,7 +81,10 @@ def download(remote: Remote, dest: Path) -> None:
             while block := response.read(CHUNK):
                 f.write(block)
     except (urllib.error.URLError, OSError, ValueError) as e:
+        full = io.disk_full(e, dest.parent) and io.no_space_message(dest)  # measured before the partial file goes
         part.unlink(missing_ok=True)
+        if full:
+            raise DataSourceError(full) from None
         reason = getattr(e, "reason", None) or e
         raise DataSourceError(missing_message(remote, dest, f"the download failed ({reason})")) from None
     verify(part, remote)

@@ -1,0 +1,33 @@
+"""A file deleted from a finished project is made again by a plain `snakemake`, as `embnorm audit` says ("missing, run
+snakemake"). The embed jobs declare the files they write, one job per run and dataset (rules/embed.smk): a deleted
+`.npz` inside a run's `embeddings/` is a missing output of its job, where a folder output that still exists would leave
+Snakemake with "Nothing to be done"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import Workflow, first_run
+from embnorm import audit, paths
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_deleted_embedding_file_is_made_again_by_a_plain_run(project):
+    run = first_run(project)  # a run on synth, whose OOD partner is synth_ood
+    deleted = paths.fmt(paths.RUN_EMBEDDINGS, run=run, dataset="synth_ood", split="test")
+    (project / deleted).unlink()
+    found = {f.path: f for f in audit.audit(project / paths.RESULTS, audit.load_config([project / "config.yaml"]))}
+    assert found[deleted].status == "missing"
+
+    wf = Workflow(project)
+    jobs = wf.planned_jobs()
+    assert jobs.get("embed") == 1 and "train" not in jobs and "embed_init" not in jobs  # that file's job alone
+    wf.run("--cores", "2")
+    assert (project / deleted).is_file()
+    proc = subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", paths.RESULTS], cwd=project,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
