@@ -1,14 +1,24 @@
 """Shared test fixtures: repository paths, the shared data folder, a workflow runner, the tiny project that the
-workflow tests share, and a network guard.
+workflow tests share, a network guard, and the test tiers.
+
+Tiers: every test that is neither `slow` nor starts a process is marked `fast` here, and `pytest -m fast` (`make
+test-fast`) runs those, the unit tests; `make test` runs everything (CONTRIBUTING.md). Whether a test starts a process
+is read from its code and its fixtures' (`starts_processes`), and checked while it runs: a `fast` test that starts
+one fails, naming what it started (`guarded`).
 """
 
 from __future__ import annotations
 
+import _posixsubprocess
+import contextlib
+import dis
+import inspect
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -20,7 +30,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 sys.path.insert(0, str(REPO / "src"))
 
-from embnorm import paths  # noqa: E402  (after the src/ path insert)
+from embnorm import paths, provenance  # noqa: E402  (after the src/ path insert)
 
 
 @pytest.fixture(autouse=True)
@@ -232,3 +242,130 @@ def split_folders(name: str) -> dict[str, str]:
     """Folders for a prepared dataset's two splits that the library-level tests write, `prepared/<name>/<split>` (any
     folders do; the workflow's resources/ layout is its rules' choice)."""
     return {split: f"prepared/{name}/{split}" for split in ("train", "test")}
+
+
+# ---- tiers: which tests start a process, the `fast` mark, and the guard that checks it ----
+
+SPAWNING_MODULES = frozenset({"subprocess", "multiprocessing", "pty", "concurrent.futures.process"})
+OS_SPAWNING = frozenset({"system", "popen", "fork", "forkpty", "posix_spawn", "posix_spawnp", "spawnl", "spawnle",
+                         "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe"})
+# Where a process is started, at the bottom: Popen (subprocess.run and the rest), multiprocessing's spawn and
+# forkserver (through _posixsubprocess), os.fork (multiprocessing's fork, the DataLoader's workers) and its kin.
+PROCESS_STARTERS = ((subprocess.Popen, "_execute_child"), (_posixsubprocess, "fork_exec"),
+                    *((os, name) for name in sorted(OS_SPAWNING) if hasattr(os, name)))
+
+
+def code_objects(code: types.CodeType):
+    """A code object and those of the functions, lambdas and comprehensions defined inside it."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from code_objects(const)
+
+
+def referred(func) -> tuple[set[str], list]:
+    """The global, attribute and module names a function's code uses, and the objects they stand for: its globals,
+    and what `from module import name` binds inside it (for a module already imported)."""
+    names, objects = set(), []
+    for code in code_objects(func.__code__):
+        names.update(code.co_names)
+        module = None
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "IMPORT_NAME":
+                module = sys.modules.get(instruction.argval)
+            elif instruction.opname == "IMPORT_FROM" and module is not None:
+                objects.append(getattr(module, instruction.argval, None))
+    objects += [func.__globals__[name] for name in names if name in func.__globals__]
+    return names, objects
+
+
+_STARTS: dict[types.CodeType, bool] = {}
+
+
+def starts_processes(obj) -> bool:
+    """Whether a function or class of the test suite (defined under tests/) starts a process, by what its code names:
+    the subprocess, multiprocessing or pty module, os.system, os.fork and their kin, or another function or class of
+    the suite that does. Library code is not read: the guard catches what it starts, and such a test is marked
+    `process` by hand."""
+    if isinstance(obj, type):
+        return any(starts_processes(member) for member in vars(obj).values())
+    if isinstance(obj, property):
+        return any(starts_processes(f) for f in (obj.fget, obj.fset) if f)
+    func = inspect.unwrap(getattr(obj, "__func__", obj))
+    code = getattr(func, "__code__", None)
+    if code is None or not Path(code.co_filename).is_relative_to(TESTS):
+        return False
+    if code not in _STARTS:
+        _STARTS[code] = False  # while it is being read: a recursion back to it adds nothing
+        names, objects = referred(func)
+        _STARTS[code] = bool(names & {m.split(".")[0] for m in SPAWNING_MODULES}
+                             or ("os" in names and names & OS_SPAWNING)
+                             or any(getattr(o, "__name__" if isinstance(o, types.ModuleType) else "__module__", None)
+                                    in SPAWNING_MODULES for o in objects)  # `import subprocess as sp`, `from ... import`
+                             or any(callable(o) and starts_processes(o) for o in objects))
+    return _STARTS[code]
+
+
+def item_starts_processes(item: pytest.Item) -> bool:
+    """Whether a test or one of the fixtures it uses (directly or through others, of any scope) starts a process."""
+    fixtures = [defs[-1].func for name in item.fixturenames if (defs := item._fixtureinfo.name2fixturedefs.get(name))]
+    return any(starts_processes(f) for f in (item.obj, *fixtures))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the tiers before `-m` selects: every test of the shared tiny project is `slow` (it builds the project), a
+    test that starts a process is `process`, and every other test that is not `slow` or `slurm` is `fast`.
+    Then ask git for the checkout's commit, before any test runs: the provenance records ask it once per process
+    (`provenance.git_version`, cached), so a unit test that runs a command in-process starts no process for it."""
+    for item in items:
+        if "finished" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
+        if not item.get_closest_marker("process") and item_starts_processes(item):
+            item.add_marker(pytest.mark.process)
+        if not any(item.get_closest_marker(name) for name in ("slow", "slurm", "process")):
+            item.add_marker(pytest.mark.fast)
+    provenance.git_version()
+
+
+@contextlib.contextmanager
+def processes_refused():
+    """Inside, every way of starting a process raises; the list it gives names each one tried."""
+    started = []
+
+    def refuse(starter: str):
+        def starting(*args, **kwargs):
+            started.append(starter)
+            raise RuntimeError(f"a fast test started a process ({starter}); mark it `process` (tests/conftest.py)")
+        return starting
+
+    originals = [(owner, name, getattr(owner, name)) for owner, name in PROCESS_STARTERS]
+    try:
+        for owner, name, _ in originals:
+            setattr(owner, name, refuse(f"{owner.__name__}.{name}"))
+        yield started
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def guarded(item: pytest.Item):
+    """Run a `fast` test's phase with processes refused, and fail it if it tried to start one (also where the error
+    was caught): its fixtures' setup, of every scope, and the test itself."""
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with processes_refused() as started:
+        result = yield
+    if started:
+        pytest.fail(f"{item.nodeid} is in the fast tier but started a process: {started}", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from guarded(item))
