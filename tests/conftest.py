@@ -136,11 +136,13 @@ def workflow(tmp_path) -> Workflow:
 
 # ---- the tiny project that the workflow tests share: built once per session, deployed as a module ----
 
+PROJECT_CONFIG = "config/config.yaml"  # where snakedeploy puts a project's config
+
 # What `snakedeploy deploy-workflow` writes (its use_module.smk.jinja), with a local path where it writes github(...),
 # plus one rule of the project's own: it records the package source that the jobs' conda env (envs/embnorm.yaml)
 # would install.
 PROJECT_SNAKEFILE = """\
-configfile: "config/config.yaml"
+configfile: "{config}"
 
 
 module embnorm:
@@ -160,7 +162,6 @@ rule embnorm_source:
     shell:
         'printf %s "$EMBNORM_SOURCE" > {{output}}'
 """
-PROJECT_CONFIG = "config/config.yaml"
 
 
 def deployed(root: Path) -> Workflow:
@@ -215,7 +216,8 @@ def finished(tmp_path_factory) -> Project:
     assert REPO not in root.parents
     project = Project(root, snakefile=None, config_file=PROJECT_CONFIG)
     (root / "workflow").mkdir()
-    (root / "workflow" / "Snakefile").write_text(PROJECT_SNAKEFILE.format(snakefile=REPO / "Snakefile"))
+    snakefile = PROJECT_SNAKEFILE.format(config=PROJECT_CONFIG, snakefile=REPO / "Snakefile")
+    (root / "workflow" / "Snakefile").write_text(snakefile)
     project.write_config(project_config())
     (root / "profiles").symlink_to(REPO / "profiles")  # the profile's GPU shell path is relative to the project
     before = {name: tree(REPO / name) for name in (paths.RESULTS, paths.RESOURCES)}
