@@ -1,4 +1,4 @@
-# Two entry points: `make run` (the default study on synthetic data) and `make test`.
+# Two entry points: `make run` (the default study on synthetic data) and `make test` (`make test-fast`: unit tests).
 # Both create .venv on first use and reinstall only when requirements.txt or pyproject.toml change.
 VENV     := .venv
 STAMP    := $(VENV)/.installed
@@ -10,7 +10,7 @@ export PYTHONUNBUFFERED := 1
 # --configfile first refuse such a file, with one line saying how to run it anyway (docs/audit.md).
 PLAIN    := python -m embnorm.config --plain $(CONFIG)
 
-.PHONY: run fmnist test lint dag clean config-reference results-docs benchmarks-doc report-zip
+.PHONY: run fmnist test test-fast lint dag clean config-reference results-docs benchmarks-doc report-zip
 
 $(STAMP): requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,10 @@ report-zip: $(STAMP)
 
 test: $(STAMP)
 	pytest
+
+# The unit tests alone (pytest -m fast, the tier tests/conftest.py marks): no workflow, no process (CONTRIBUTING.md).
+test-fast: $(STAMP)
+	pytest -m fast
 
 lint: $(STAMP)
 	snakemake --lint

@@ -1,23 +1,36 @@
-"""Shared test fixtures: repository paths, the shared data folder, a workflow runner, and a network guard."""
+"""Shared test fixtures: repository paths, the shared data folder, a workflow runner, the tiny project that the
+workflow tests share, a network guard, and the test tiers.
+
+Tiers: every test that is neither `slow` nor starts a process is marked `fast` here, and `pytest -m fast` (`make
+test-fast`) runs those, the unit tests; `make test` runs everything (CONTRIBUTING.md). Whether a test starts a process
+is read from its code and its fixtures' (`starts_processes`), and checked while it runs: a `fast` test that starts
+one fails, naming what it started (`guarded`).
+"""
 
 from __future__ import annotations
 
+import _posixsubprocess
+import contextlib
+import dis
+import inspect
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 sys.path.insert(0, str(REPO / "src"))
 
-from embnorm import paths  # noqa: E402  (after the src/ path insert)
+from embnorm import paths, provenance  # noqa: E402  (after the src/ path insert)
 
 
 @pytest.fixture(autouse=True)
@@ -79,21 +92,27 @@ def tiny_config(**train) -> dict:
 
 
 class Workflow:
-    """Runs the real Snakefile in a temporary working directory."""
+    """Runs the real Snakefile in a working directory: the repository's, or (snakefile None) the one Snakemake finds
+    there itself, as in a project that uses embnorm as a module (`deployed`). Its config is the file `config_file`."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, snakefile: Path | None = REPO / "Snakefile", config_file: str = "config.yaml"):
         self.workdir = workdir
+        self.snakefile = snakefile
+        self.config_file = config_file
 
-    def write_config(self, config: dict, name: str = "config.yaml") -> Path:
-        path = self.workdir / name
+    def write_config(self, config: dict) -> Path:
+        path = self.workdir / self.config_file
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         return path
 
-    def run(self, *args: str, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+    def run(self, *args: str, check: bool = True, timeout: int = 1200,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-        cmd = [shutil.which("snakemake", path=env["PATH"]) or "snakemake", "-s", str(REPO / "Snakefile"),
-               "-d", str(self.workdir), *args]
+        env.pop("EMBNORM_SOURCE", None)  # the Snakefile sets it, from where it is read
+        where = ["-s", str(self.snakefile), "-d", str(self.workdir)] if self.snakefile else []
+        cmd = [shutil.which("snakemake", path=env["PATH"]) or "snakemake", *where, *args]
         proc = subprocess.run(cmd, cwd=self.workdir, env=env, capture_output=True, text=True, timeout=timeout)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -115,39 +134,105 @@ def workflow(tmp_path) -> Workflow:
     return Workflow(tmp_path)
 
 
-# ---- one finished tiny project shared by the audit and failure tests (built once per session) ----
+# ---- the tiny project that the workflow tests share: built once per session, deployed as a module ----
 
-def audited_config() -> dict:
-    """tiny_config with two runs (balanced and imbalanced), so datasets, a split, runs and analyses all exist, and
-    the smallest simulations and bootstraps the schema allows."""
+PROJECT_CONFIG = "config/config.yaml"  # where snakedeploy puts a project's config
+
+# What `snakedeploy deploy-workflow` writes (its use_module.smk.jinja), with a local path where it writes github(...),
+# plus one rule of the project's own: it records the package source that the jobs' conda env (envs/embnorm.yaml)
+# would install.
+PROJECT_SNAKEFILE = """\
+configfile: "{config}"
+
+
+module embnorm:
+    snakefile:
+        "{snakefile}"
+    config:
+        config
+
+
+use rule * from embnorm
+
+
+rule embnorm_source:
+    output:
+        "embnorm_source.txt",
+    localrule: True
+    shell:
+        'printf %s "$EMBNORM_SOURCE" > {{output}}'
+"""
+
+
+def deployed(root: Path) -> Workflow:
+    """A project laid out as snakedeploy lays one out (workflow/Snakefile declares the module, PROJECT_CONFIG is its
+    config), run as its user runs it: `snakemake` in its directory, with no -s or -d."""
+    return Workflow(root, snakefile=None, config_file=PROJECT_CONFIG)
+
+
+def project_config() -> dict:
+    """tiny_config with the five runs the workflow tests read: SimCLR without mitigation on synth and on its
+    imbalanced split synthimb, SimCLR with cut-initialization on synth (a mitigated run), and BYOL without mitigation
+    on both (a second method); the smallest simulations and bootstraps the schema allows."""
     cfg = tiny_config()
-    cfg["grid"].update(mitigation=["none"], dataset=["synth", "synthimb"])
-    cfg["include"] = []
-    cfg.setdefault("analysis", {}).update(bootstrap=100, simulation_epochs=2, simulation_runs=1)
+    cfg["grid"] = {"model": ["simclr"], "optimizer": ["sgd"], "mitigation": ["none", "cut"], "dataset": ["synth"],
+                   "seed": [0]}
+    cfg["include"] = [{"model": model, "optimizer": "sgd", "mitigation": "none", "dataset": dataset, "seed": 0}
+                      for model, dataset in (("simclr", "synthimb"), ("byol", "synth"), ("byol", "synthimb"))]
+    cfg["analysis"].update(bootstrap=100, simulation_epochs=2, simulation_runs=1)
     return cfg
 
 
-def built_workflow(tmp_path_factory) -> Workflow:
-    """The finished tiny workflow, built once per test session."""
-    wf = Workflow(tmp_path_factory.getbasetemp() / "audited-workflow")
-    if not (wf.workdir / paths.MANIFEST).exists():
-        wf.workdir.mkdir(exist_ok=True)
-        wf.write_config(audited_config())
-        wf.run("--cores", "2")
-    return wf
+RUN = "simclr-sgd-none-synth-small-s0"  # the project's run that tests read first and damage
 
 
-def project_copy(wf: Workflow, dest: Path) -> Path:
-    """A copy of the finished project (config, resources, results) that a test may damage."""
-    for name in (paths.RESULTS, paths.RESOURCES):
-        shutil.copytree(wf.workdir / name, dest / name, copy_function=shutil.copy2)
-    shutil.copy2(wf.workdir / "config.yaml", dest / "config.yaml")
-    return dest
+def project_runs() -> list[str]:
+    """The run ids of project_config, sorted (the order of results/runs/)."""
+    from embnorm.config import run_table
+
+    return sorted(run["run_id"] for run in run_table(validated(project_config())))
+
+
+def tree(root: Path) -> dict[str, int]:
+    """Every file under root with its modification time (ns); {} where root does not exist."""
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if p.is_file()} \
+        if root.exists() else {}
+
+
+class Project(Workflow):
+    """The finished tiny project, with what its build left: Snakemake's output (`log`), and whether the repository's
+    own results/ and resources/ stayed as they were (`repo_untouched`)."""
+
+    log: subprocess.CompletedProcess
+    repo_untouched: bool
 
 
 @pytest.fixture(scope="session")
-def finished(tmp_path_factory) -> Workflow:
-    return built_workflow(tmp_path_factory)
+def finished(tmp_path_factory) -> Project:
+    """project_config deployed as a module in a fresh directory outside the repository and run to the end (`all`,
+    and the project's own rule) with the workstation profile and two pretend GPUs, once per session. Tests read it;
+    a test that changes it works on a copy (`project`, `project_copy`)."""
+    root = tmp_path_factory.mktemp("project")
+    assert REPO not in root.parents
+    project = Project(root, snakefile=None, config_file=PROJECT_CONFIG)
+    (root / "workflow").mkdir()
+    snakefile = PROJECT_SNAKEFILE.format(config=PROJECT_CONFIG, snakefile=REPO / "Snakefile")
+    (root / "workflow" / "Snakefile").write_text(snakefile)
+    project.write_config(project_config())
+    (root / "profiles").symlink_to(REPO / "profiles")  # the profile's GPU shell path is relative to the project
+    before = {name: tree(REPO / name) for name in (paths.RESULTS, paths.RESOURCES)}
+    gpus = {"EMBNORM_GPUS": "0 1", "EMBNORM_GPU_LOCKS": str(tmp_path_factory.mktemp("gpu-locks"))}
+    project.log = project.run("all", "embnorm_source.txt", "--profile", "profiles/local", "--cores", "2",
+                              "--resources", "gpu=2", env=gpus)
+    project.repo_untouched = before == {name: tree(REPO / name) for name in (paths.RESULTS, paths.RESOURCES)}
+    return project
+
+
+def project_copy(wf: Workflow, dest: Path) -> Path:
+    """A copy of the finished project (its workflow and config, resources, results and Snakemake's records of the
+    jobs) that a test may change."""
+    shutil.copytree(wf.workdir, dest, symlinks=True, dirs_exist_ok=True, copy_function=shutil.copy2)
+    return dest
 
 
 @pytest.fixture
@@ -155,11 +240,134 @@ def project(finished, tmp_path) -> Path:
     return project_copy(finished, tmp_path)
 
 
-def first_run(root: Path) -> str:
-    return sorted(p.name for p in (root / "results/runs").iterdir())[0]
-
-
 def split_folders(name: str) -> dict[str, str]:
     """Folders for a prepared dataset's two splits that the library-level tests write, `prepared/<name>/<split>` (any
     folders do; the workflow's resources/ layout is its rules' choice)."""
     return {split: f"prepared/{name}/{split}" for split in ("train", "test")}
+
+
+# ---- tiers: which tests start a process, the `fast` mark, and the guard that checks it ----
+
+SPAWNING_MODULES = frozenset({"subprocess", "multiprocessing", "pty", "concurrent.futures.process"})
+OS_SPAWNING = frozenset({"system", "popen", "fork", "forkpty", "posix_spawn", "posix_spawnp", "spawnl", "spawnle",
+                         "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe"})
+# Where a process is started, at the bottom: Popen (subprocess.run and the rest), multiprocessing's spawn and
+# forkserver (through _posixsubprocess), os.fork (multiprocessing's fork, the DataLoader's workers) and its kin.
+PROCESS_STARTERS = ((subprocess.Popen, "_execute_child"), (_posixsubprocess, "fork_exec"),
+                    *((os, name) for name in sorted(OS_SPAWNING) if hasattr(os, name)))
+
+
+def code_objects(code: types.CodeType):
+    """A code object and those of the functions, lambdas and comprehensions defined inside it."""
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from code_objects(const)
+
+
+def referred(func) -> tuple[set[str], list]:
+    """The global, attribute and module names a function's code uses, and the objects they stand for: its globals,
+    and what `from module import name` binds inside it (for a module already imported)."""
+    names, objects = set(), []
+    for code in code_objects(func.__code__):
+        names.update(code.co_names)
+        module = None
+        for instruction in dis.get_instructions(code):
+            if instruction.opname == "IMPORT_NAME":
+                module = sys.modules.get(instruction.argval)
+            elif instruction.opname == "IMPORT_FROM" and module is not None:
+                objects.append(getattr(module, instruction.argval, None))
+    objects += [func.__globals__[name] for name in names if name in func.__globals__]
+    return names, objects
+
+
+_STARTS: dict[types.CodeType, bool] = {}
+
+
+def starts_processes(obj) -> bool:
+    """Whether a function or class of the test suite (defined under tests/) starts a process, by what its code names:
+    the subprocess, multiprocessing or pty module, os.system, os.fork and their kin, or another function or class of
+    the suite that does. Library code is not read: the guard catches what it starts, and such a test is marked
+    `process` by hand."""
+    if isinstance(obj, type):
+        return any(starts_processes(member) for member in vars(obj).values())
+    if isinstance(obj, property):
+        return any(starts_processes(f) for f in (obj.fget, obj.fset) if f)
+    func = inspect.unwrap(getattr(obj, "__func__", obj))
+    code = getattr(func, "__code__", None)
+    if code is None or not Path(code.co_filename).is_relative_to(TESTS):
+        return False
+    if code not in _STARTS:
+        _STARTS[code] = False  # while it is being read: a recursion back to it adds nothing
+        names, objects = referred(func)
+        _STARTS[code] = bool(names & {m.split(".")[0] for m in SPAWNING_MODULES}
+                             or ("os" in names and names & OS_SPAWNING)
+                             or any(getattr(o, "__name__" if isinstance(o, types.ModuleType) else "__module__", None)
+                                    in SPAWNING_MODULES for o in objects)  # `import subprocess as sp`, `from ... import`
+                             or any(callable(o) and starts_processes(o) for o in objects))
+    return _STARTS[code]
+
+
+def item_starts_processes(item: pytest.Item) -> bool:
+    """Whether a test or one of the fixtures it uses (directly or through others, of any scope) starts a process."""
+    fixtures = [defs[-1].func for name in item.fixturenames if (defs := item._fixtureinfo.name2fixturedefs.get(name))]
+    return any(starts_processes(f) for f in (item.obj, *fixtures))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark the tiers before `-m` selects: every test of the shared tiny project is `slow` (it builds the project), a
+    test that starts a process is `process`, and every other test that is not `slow` or `slurm` is `fast`.
+    Then ask git for the checkout's commit, before any test runs: the provenance records ask it once per process
+    (`provenance.git_version`, cached), so a unit test that runs a command in-process starts no process for it."""
+    for item in items:
+        if "finished" in item.fixturenames:
+            item.add_marker(pytest.mark.slow)
+        if not item.get_closest_marker("process") and item_starts_processes(item):
+            item.add_marker(pytest.mark.process)
+        if not any(item.get_closest_marker(name) for name in ("slow", "slurm", "process")):
+            item.add_marker(pytest.mark.fast)
+    provenance.git_version()
+
+
+@contextlib.contextmanager
+def processes_refused():
+    """Inside, every way of starting a process raises; the list it gives names each one tried."""
+    started = []
+
+    def refuse(starter: str):
+        def starting(*args, **kwargs):
+            started.append(starter)
+            raise RuntimeError(f"a fast test started a process ({starter}); mark it `process` (tests/conftest.py)")
+        return starting
+
+    originals = [(owner, name, getattr(owner, name)) for owner, name in PROCESS_STARTERS]
+    try:
+        for owner, name, _ in originals:
+            setattr(owner, name, refuse(f"{owner.__name__}.{name}"))
+        yield started
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+
+
+def guarded(item: pytest.Item):
+    """Run a `fast` test's phase with processes refused, and fail it if it tried to start one (also where the error
+    was caught): its fixtures' setup, of every scope, and the test itself."""
+    if item.get_closest_marker("fast") is None:
+        return (yield)
+    with processes_refused() as started:
+        result = yield
+    if started:
+        pytest.fail(f"{item.nodeid} is in the fast tier but started a process: {started}", pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from guarded(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from guarded(item))

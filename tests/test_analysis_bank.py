@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from embnorm.analysis import buckets, mitigation
-from test_analysis_tables import as_run, params, write_embeddings
+from helpers.analysis import as_run, params, write_embeddings
 
 LABELS = np.repeat([0, 1, 2, 3], 10)
 TRAINED_ON = ~np.isin(np.arange(40), range(32, 40))  # the subset keeps 2 of class 3's 10 images

@@ -67,6 +67,7 @@ def expected_c3_c4(norms: pd.DataFrame, angles: pd.DataFrame) -> tuple[str, str]
     return tuple("supported" if ok else "not supported" for ok in (c3, c4))
 
 
+@pytest.mark.slow  # every analysis command with its simulations, in-process
 def test_analyses_of_a_sparse_config(tmp_path, monkeypatch):
     import torch
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from embnorm.analysis import growth, mitigation
-from test_analysis_tables import as_run, params, write_embeddings
+from helpers.analysis import as_run, params, write_embeddings
 
 
 def random_metrics(run_id, epochs, knn_every, rng, seed=0, evaluate_init=True):

@@ -6,18 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embnorm import io, paths
 from embnorm.analysis import growth, mitigation, ood
-from embnorm.analysis.common import Run
+from helpers.analysis import as_run, params, write_embeddings
 
 WD = {"simclr": 1e-6, "simsiam": 5e-4}
-
-
-def params(run_id, **kw):
-    p = {"run_id": run_id, "model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "toy", "seed": 0,
-         "weight_decay": 1e-6, "cut": 1.0, "gradscale": 0.0, "lr": 0.1, "imbalanced": False, "source": "toy",
-         "ood": None, "knn_k": 5, "knn_temperature": 0.1}
-    return {**p, **kw}
 
 
 def metrics(p, knn, norms):
@@ -45,20 +37,6 @@ def test_weight_decay_sweep_groups_runs_equal_but_for_weight_decay():
     sweep = growth.weight_decay_sweep(summary)
     assert sweep.run_id.tolist() == ["w0.0", "w1e-06", "w0.0001"] and sweep.sweep.nunique() == 1
     assert growth.weight_decay_sweep(summary.iloc[[0, 3]]).empty
-
-
-def as_run(p: dict) -> Run:
-    """A run as the analyses take it: its params and its embeddings folder (here where the workflow puts it)."""
-    return Run(p, embeddings=paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=p["run_id"]))
-
-
-def write_embeddings(p, split, feats, labels, trained_on=None, dataset="toy"):
-    feats = np.asarray(feats, np.float32)
-    io.write_npz(paths.fmt(paths.RUN_EMBEDDINGS, run=p["run_id"], dataset=dataset, split=split),
-                 backbone=feats, backbone_norm=np.linalg.norm(feats, axis=1), projector=feats,
-                 projector_norm=np.linalg.norm(feats, axis=1), labels=np.asarray(labels, np.int64),
-                 original_index=np.arange(len(labels)),
-                 trained_on=np.ones(len(labels), bool) if trained_on is None else trained_on)
 
 
 def test_class_table_and_minority_majority(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""Provenance and `embnorm audit`, on the artifacts of one real (tiny) workflow run shared by every test here.
+"""Provenance and `embnorm audit`, on the artifacts of the tiny project that the workflow tests share (conftest).
 
 Tests that change files work on a copy of the finished project (a few MB), so they cannot disturb each other.
 """
@@ -16,19 +16,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, SCHEMA, Workflow, audited_config, first_run, project_copy
+from conftest import PROJECT_CONFIG, REPO, RUN, SCHEMA, deployed, project_config, project_copy, project_runs
 from embnorm import audit, cli, config, io, paths, provenance
-
-pytestmark = pytest.mark.slow
 
 
 def run_audit(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", paths.RESULTS, *args], cwd=root,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", paths.RESULTS, "--config", PROJECT_CONFIG,
+                           *args], cwd=root, capture_output=True, text=True, timeout=300)
 
 
 def findings(root: Path, cfg_path: Path | None = None) -> dict[str, audit.Finding]:
-    cfg = audit.load_config([cfg_path or root / "config.yaml"])
+    cfg = audit.load_config([cfg_path or root / PROJECT_CONFIG])
     return {f.path: f for f in audit.audit(root / paths.RESULTS, cfg)}
 
 
@@ -53,7 +51,7 @@ def test_manifest_records_every_artifact(finished):
     assert set(rows) == audit.disk_artifacts(root)[0] - {paths.MANIFEST}
     run_ids = {row["run_id"] for row in rows.values() if row["run_id"]}
     params = {r: io.read_json(root / paths.fmt(paths.RUN_PARAMS, run=r)) for r in run_ids}
-    assert len(params) == 2
+    assert sorted(params) == project_runs()
     for path, row in rows.items():
         assert row["sha256"] == io.sha256(root / path) and int(row["bytes"]) == (root / path).stat().st_size
         assert row["rule"] and row["command"], row
@@ -76,14 +74,13 @@ def test_manifest_records_every_artifact(finished):
 
 def test_record_lists_inputs_code_and_sibling_outputs(finished):
     root = finished.workdir
-    run = first_run(root)
-    record = provenance.read_record(provenance.record_path(root, paths.fmt(paths.RUN_CHECKPOINT, run=run)))
+    record = provenance.read_record(provenance.record_path(root, paths.fmt(paths.RUN_CHECKPOINT, run=RUN)))
     inputs = {entry["path"]: entry["sha256"] for entry in record["inputs"]}
-    assert inputs[paths.fmt(paths.RUN_PARAMS, run=run)] == io.sha256(root / paths.fmt(paths.RUN_PARAMS, run=run))
+    assert inputs[paths.fmt(paths.RUN_PARAMS, run=RUN)] == io.sha256(root / paths.fmt(paths.RUN_PARAMS, run=RUN))
     assert "resources/datasets/synth/train/images.npy" in inputs
-    assert set(record["outputs"]) == {paths.fmt(paths.RUN_CHECKPOINT, run=run), paths.fmt(paths.RUN_METRICS, run=run)}
+    assert set(record["outputs"]) == {paths.fmt(paths.RUN_CHECKPOINT, run=RUN), paths.fmt(paths.RUN_METRICS, run=RUN)}
     assert "train/loop.py" in record["code_files"] and "provenance.py" not in record["code_files"]
-    assert record["args"]["command"] == "train" and record["run_id"] == run
+    assert record["args"]["command"] == "train" and record["run_id"] == RUN
 
 
 def test_json_output_is_machine_readable(finished):
@@ -99,7 +96,7 @@ def test_json_output_is_machine_readable(finished):
 def test_snakemake_audit_target(finished, tmp_path):
     proc = finished.run("audit", "--cores", "1")
     assert "artifacts:" in proc.stdout + proc.stderr
-    bad = Workflow(project_copy(finished, tmp_path))
+    bad = deployed(project_copy(finished, tmp_path))
     flip_byte(bad.workdir / "resources/datasets/synth/test/labels.npy")
     proc = bad.run("audit", "--cores", "1", check=False)
     assert proc.returncode != 0
@@ -107,7 +104,7 @@ def test_snakemake_audit_target(finished, tmp_path):
 
 
 def test_audit_and_manifest_are_planned_as_they_should(workflow):
-    workflow.write_config(audited_config())
+    workflow.write_config(project_config())
     planned = workflow.planned_jobs()
     assert planned["manifest"] == 1 and "audit" not in planned
 
@@ -121,7 +118,7 @@ def test_audit_and_manifest_are_planned_as_they_should(workflow):
     "results/tables/norm_vs_ood.tsv", "results/figures/norm_growth.png", "results/runs.tsv", paths.MANIFEST,
 ])
 def test_flipped_byte_is_caught_and_named(project, artifact):
-    artifact = artifact.format(run=first_run(project))
+    artifact = artifact.format(run=RUN)
     flip_byte(project / artifact)
     proc = run_audit(project)
     assert proc.returncode == 1
@@ -130,22 +127,20 @@ def test_flipped_byte_is_caught_and_named(project, artifact):
 
 
 def test_modified_params_make_everything_made_from_them_stale(project):
-    run = first_run(project)
-    flip_byte(project / paths.fmt(paths.RUN_PARAMS, run=run))
+    flip_byte(project / paths.fmt(paths.RUN_PARAMS, run=RUN))
     found = findings(project)
-    assert found[paths.fmt(paths.RUN_PARAMS, run=run)].status == "modified"
-    checkpoint = found[paths.fmt(paths.RUN_CHECKPOINT, run=run)]
+    assert found[paths.fmt(paths.RUN_PARAMS, run=RUN)].status == "modified"
+    checkpoint = found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)]
     assert checkpoint.status == "stale" and "params.json is modified" in checkpoint.detail
     assert found[paths.fmt(paths.TABLE, name="norm_vs_ood")].status == "stale"  # through the embeddings, transitively
-    other = sorted(p.name for p in (project / "results/runs").iterdir())[1]
+    other = next(run for run in project_runs() if run != RUN)
     assert found[paths.fmt(paths.RUN_CHECKPOINT, run=other)].status == "ok"
 
 
 def test_missing_artifact(project):
-    run = first_run(project)
-    (project / paths.fmt(paths.RUN_METRICS, run=run)).unlink()
+    (project / paths.fmt(paths.RUN_METRICS, run=RUN)).unlink()
     found = findings(project)
-    assert found[paths.fmt(paths.RUN_METRICS, run=run)].status == "missing"
+    assert found[paths.fmt(paths.RUN_METRICS, run=RUN)].status == "missing"
     assert found[paths.fmt(paths.TABLE, name="training")].status == "stale"
 
 
@@ -155,41 +150,40 @@ def test_deleting_results_keeps_the_prepared_data_recorded(project):
     (project / paths.RESULTS).mkdir()
     found = findings(project)
     assert found["resources/datasets/synth/train/images.npy"].status == "ok"
-    assert found[paths.fmt(paths.RUN_CHECKPOINT, run="simclr-sgd-none-synth-small-s0")].status == "missing"
+    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].status == "missing"
 
 
 def test_orphans_and_leftover_temporary_files(project):
     (project / "results/tables/by_hand.tsv").write_text("a\tb\n1\t2\n")
-    (project / "results/runs" / first_run(project) / ".checkpoint.pt.tmp-4242").write_bytes(b"partial")
+    (project / "results/runs" / RUN / ".checkpoint.pt.tmp-4242").write_bytes(b"partial")
     found = findings(project)
     assert found["results/tables/by_hand.tsv"].status == "orphan"
-    leftover = found[f"results/runs/{first_run(project)}/.checkpoint.pt.tmp-4242"]
+    leftover = found[f"results/runs/{RUN}/.checkpoint.pt.tmp-4242"]
     assert leftover.status == "orphan" and "killed" in leftover.detail
 
 
 def test_config_changes_make_artifacts_stale_or_missing(project):
-    cfg = audited_config()
+    cfg = project_config()
     cfg["train"]["epochs"] = 3
     cfg["grid"]["seed"] = [0, 1]
     changed = project / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
     found = findings(project, changed)
-    run = first_run(project)
-    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=run)].status == "stale"
-    assert "made with other params: epochs 2 -> 3" in found[paths.fmt(paths.RUN_CHECKPOINT, run=run)].detail
+    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].status == "stale"
+    assert "made with other params: epochs 2 -> 3" in found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].detail
     assert found["resources/datasets/synth/train/images.npy"].status == "ok"
-    new_run = run.replace("-s0", "-s1")
+    new_run = RUN.replace("-s0", "-s1")
     assert found[paths.fmt(paths.RUN_CHECKPOINT, run=new_run)].status == "missing"
     assert found[paths.fmt(paths.RUN_EMBEDDINGS, run=new_run, dataset="synth_ood", split="test")].status == "missing"
 
-    cfg = audited_config()
+    cfg = project_config()
     cfg["datasets"]["synth"]["synthetic"]["n_train"] = 300
-    cfg["grid"]["dataset"] = ["synth"]
+    cfg["include"] = []  # the runs on synthimb leave
     changed.write_text(yaml.safe_dump(cfg))
     found = findings(project, changed)
     assert found["resources/datasets/synth/train/images.npy"].status == "stale"
     assert "datasets.synth changed" in found["resources/datasets/synth/train/images.npy"].detail
-    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=run)].status == "stale"  # trained on the old data
+    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].status == "stale"  # trained on the old data
     dropped = next(r for r in (p.name for p in (project / "results/runs").iterdir()) if "synthimb" in r)
     assert "not in the current config" in found[paths.fmt(paths.RUN_PARAMS, run=dropped)].detail
 
@@ -208,7 +202,7 @@ def test_config_changes_make_artifacts_stale_or_missing(project):
 def test_a_changed_analysis_setting_makes_the_aggregates_that_used_it_stale(project, key, artifact):
     """Every option audit.AGGREGATE_OPTIONS maps: the workflow really sets it from that key, and a change is seen."""
     assert set(audit.AGGREGATE_OPTIONS.values()) >= {tuple(key.split("."))}
-    cfg = audit.load_config([project / "config.yaml"])
+    cfg = audit.load_config([project / PROJECT_CONFIG])
     *parents, leaf = key.split(".")
     section = cfg
     for part in parents:
@@ -218,7 +212,7 @@ def test_a_changed_analysis_setting_makes_the_aggregates_that_used_it_stale(proj
     found = {f.path: f for f in audit.audit(project / paths.RESULTS, cfg)}
     assert found[artifact].status == "stale" and f"made with {key} = {old!r}" in found[artifact].detail
     if key != "seed":  # the top-level seed also seeds the runs
-        assert found[paths.fmt(paths.RUN_CHECKPOINT, run=first_run(project))].status == "ok"
+        assert found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].status == "ok"
     if key == "analysis.layer":  # `analyze growth` parses a --layer default it does not use: not a setting
         assert found["results/tables/training.tsv"].status == "ok"
 
@@ -231,7 +225,7 @@ def test_every_config_set_aggregate_option_is_covered():
 
 
 def test_a_changed_set_of_runs_makes_the_aggregates_stale(project):
-    cfg = audited_config()
+    cfg = project_config()
     cfg["grid"]["seed"] = [0, 1]
     changed = project / "changed.yaml"
     changed.write_text(yaml.safe_dump(cfg))
@@ -241,27 +235,25 @@ def test_a_changed_set_of_runs_makes_the_aggregates_stale(project):
 
 
 def test_remade_input_and_outdated_manifest(project, monkeypatch):
-    run = first_run(project)
-    params = io.read_json(project / paths.fmt(paths.RUN_PARAMS, run=run))
+    params = io.read_json(project / paths.fmt(paths.RUN_PARAMS, run=RUN))
     monkeypatch.chdir(project)
     spec = json.dumps(dict(params, knn_k=7))
-    assert cli.main(["params", "--spec", spec, "--out", paths.fmt(paths.RUN_PARAMS, run=run)]) == 0
+    assert cli.main(["params", "--spec", spec, "--out", paths.fmt(paths.RUN_PARAMS, run=RUN)]) == 0
     found = findings(project)
-    assert "made with other params: knn_k 7 -> 20" in found[paths.fmt(paths.RUN_PARAMS, run=run)].detail
-    assert "was re-made after this file" in found[paths.fmt(paths.RUN_CHECKPOINT, run=run)].detail
+    assert "made with other params: knn_k 7 -> 20" in found[paths.fmt(paths.RUN_PARAMS, run=RUN)].detail
+    assert "was re-made after this file" in found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].detail
     assert found[paths.MANIFEST].status == "stale" and "embnorm manifest" in found[paths.MANIFEST].detail
 
 
 def test_changed_code_makes_its_artifacts_stale(project, monkeypatch):
-    run = first_run(project)
-    record_file = provenance.record_path(project, paths.fmt(paths.RUN_CHECKPOINT, run=run))
+    record_file = provenance.record_path(project, paths.fmt(paths.RUN_CHECKPOINT, run=RUN))
     record = provenance.read_record(record_file)
     record["code_files"]["train/loop.py"] = "0" * 12  # as if loop.py had other code when the checkpoint was made
     record_file.write_text(json.dumps(record))
     found = findings(project)
-    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=run)].status == "stale"
-    assert "train/loop.py" in found[paths.fmt(paths.RUN_CHECKPOINT, run=run)].detail
-    assert found[paths.fmt(paths.RUN_PARAMS, run=run)].status == "ok"
+    assert found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].status == "stale"
+    assert "train/loop.py" in found[paths.fmt(paths.RUN_CHECKPOINT, run=RUN)].detail
+    assert found[paths.fmt(paths.RUN_PARAMS, run=RUN)].status == "ok"
 
 
 def test_damaged_record_is_reported(project):
@@ -295,13 +287,11 @@ def test_only_finished_jobs_write_records(tmp_path, monkeypatch):
     assert failed.written == ["results/tables/half.md"]  # an ended job hears of no more files
 
 
+@pytest.mark.process  # git, asked by library code, which the tiers' rule does not read
 def test_git_version_outside_a_checkout(tmp_path, monkeypatch):
     monkeypatch.setattr(provenance, "PACKAGE_DIR", tmp_path)
-    provenance.git_version.cache_clear()
-    try:
-        assert provenance.git_version() == {"git_commit": "unknown", "git_dirty": "unknown"}
-    finally:
-        provenance.git_version.cache_clear()
+    # the function behind the cache: the cached answer about this checkout stays for the other tests
+    assert provenance.git_version.__wrapped__() == {"git_commit": "unknown", "git_dirty": "unknown"}
 
 
 def test_producing_rule_from_output_patterns():
@@ -314,7 +304,7 @@ def test_producing_rule_from_output_patterns():
 
 def test_audit_config_matches_the_workflows(tmp_path):
     """The audit validates the config itself; its defaults must give the run table Snakemake gives."""
-    cfg = audited_config()
+    cfg = project_config()
     cfg["overrides"] = {"simclr-sgd-none-synth-small-s0": {"epochs": 3}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     ours = config.run_table(audit.load_config([tmp_path / "config.yaml"], root=REPO))
@@ -327,7 +317,7 @@ def test_audit_config_matches_the_workflows(tmp_path):
 
 
 def test_audit_rejects_bad_configs_with_the_key(tmp_path):
-    cfg = audited_config()
+    cfg = project_config()
     cfg["train"]["epochs"] = 0
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     with pytest.raises(config.ConfigError, match=r"^train\.epochs: 0 is less than the minimum of 1"):

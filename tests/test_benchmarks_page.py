@@ -54,6 +54,7 @@ def test_the_recorded_file_has_its_columns_and_every_cell(tmp_path):
         speed_page.read_recorded(wrong)
 
 
+@pytest.mark.process  # the script asks the machine about itself in processes of its own
 def test_speed_py_writes_the_page(tmp_path, capsys):
     """The script's own `--markdown` path, with every measurement skipped (the measurements take minutes)."""
     import speed

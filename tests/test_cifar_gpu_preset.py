@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import shutil
 
-from test_grid import REPO, load, runs_of
+from conftest import REPO
+from helpers.presets import load, runs_of
 
 PRESET = REPO / "config/cifar-gpu.yaml"
 

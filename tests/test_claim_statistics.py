@@ -48,6 +48,7 @@ def summary_coverage(draws, seeds, n, spread, seed):
     return {key: h / draws for key, h in hits.items()}
 
 
+@pytest.mark.slow  # a coverage simulation
 def test_correlation_summary_cis_cover_95_percent_when_seeds_agree():
     # 3 seeds x 60 samples, 400 draws (about 20 s): standard error 0.011, so [0.92, 0.98] allows about 2.7 of them
     # (1,000 draws gave 0.950 and 0.955). A 90% interval (coverage ~0.90) or a resample that breaks the (x, y)
@@ -58,6 +59,7 @@ def test_correlation_summary_cis_cover_95_percent_when_seeds_agree():
         assert cov[f"{name}_ci2"] >= 0.93, cov
 
 
+@pytest.mark.slow  # a coverage simulation
 def test_the_two_level_ci_covers_a_seed_effect_the_pooled_ci_misses():
     # 8 seeds whose true correlation differs (r uniform on 0.15-0.85), 200 draws (about 25 s): the target is the mean
     # over the seed population. 300 draws gave 0.94 / 0.93 for the two-level CI and 0.63 / 0.67 for the pooled one.

@@ -10,7 +10,7 @@ import pandas as pd
 
 from embnorm.analysis.claims import CLAIMS, COLUMNS, INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, check_claims
 from embnorm.analysis.claims.declarations import NOT_COMPUTED, SAME_RULE
-from test_analysis_claims import WD, good_tables, stats_row, sweep_rows
+from helpers.claims import WD, good_tables, stats_row, sweep_rows
 
 
 def claims_of(tables) -> pd.DataFrame:

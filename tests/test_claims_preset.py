@@ -122,7 +122,7 @@ def test_the_claims_table_says_in_one_line_which_claims_this_config_cannot_decid
 
     from embnorm import io
     from embnorm.cli import main
-    from test_analysis_claims import WD, good_tables
+    from helpers.claims import WD, good_tables
 
     config = validated(default_config())
     io.write_tsv(tmp_path / "runs.tsv", pd.DataFrame(run_table(config)))

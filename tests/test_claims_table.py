@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from embnorm.analysis.claims import COLUMNS, SUPPORTED
-from test_analysis_claims import WD, good_tables
+from helpers.claims import WD, good_tables
 
 
 def test_both_readings_are_in_the_tsv_the_markdown_the_report_and_the_results_page(tmp_path):

@@ -1,13 +1,15 @@
-"""Malformed configs: `snakemake -n` rejects each one before it plans any job, with a non-zero exit code and one line
-that names the offending key, and without a traceback (workflow/rules/common.smk `_validate_config`)."""
+"""Malformed configs: the workflow rejects each one before it plans any job, with one line that names the offending
+key. Each case runs in-process through `embnorm.config.workflow_runs`, every check the workflow makes before it plans
+(workflow/rules/common.smk `_validate_config`); two of them, one the schema finds and one only the run table can,
+also run through `snakemake -n`, for its promise: a non-zero exit code, that one line, no traceback, and no job."""
 
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from conftest import tiny_config
-
-pytestmark = pytest.mark.slow
+from conftest import SCHEMA, tiny_config
+from embnorm.config import ConfigError, workflow_runs
 
 RUN = "simclr-sgd-none-synth-small-s0"  # a run of tiny_config()
 INCLUDED = {"model": "simclr", "optimizer": "sgd", "mitigation": "none", "dataset": "synth", "seed": 0}
@@ -68,10 +70,26 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("mutate, expected", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_malformed_config_is_rejected_before_any_job(workflow, mutate, expected):
+def malformed(case: str) -> tuple[dict, str]:
+    """The tiny config with a case's mutation, as Snakemake reads it from the file, and the text its line must hold."""
+    [(mutate, expected)] = [c[1:] for c in CASES if c[0] == case]
     config = tiny_config()
     mutate(config)
+    return yaml.safe_load(yaml.safe_dump(config)), expected
+
+
+@pytest.mark.parametrize("case", [c[0] for c in CASES])
+def test_malformed_config_is_rejected_with_one_line_naming_the_key(case, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # where the workflow would run: relative dataset paths resolve here
+    config, expected = malformed(case)
+    with pytest.raises(ConfigError) as error:
+        workflow_runs(config, SCHEMA)
+    assert expected in str(error.value) and "\n" not in str(error.value), str(error.value)
+
+
+@pytest.mark.parametrize("case", ["unknown_train_key", "duplicate_run_ids"])
+def test_snakemake_stops_before_any_job_with_that_line(workflow, case):
+    config, expected = malformed(case)
     workflow.write_config(config)
     proc = workflow.run("-n", check=False)
     output = proc.stdout + proc.stderr

@@ -359,7 +359,7 @@ def test_an_imbalance_law_is_checked_over_the_subsets_classes():
 
 
 def test_a_prepared_subset_trains_one_epoch(tiny, tmp_path):
-    from test_train_loop import tiny_params
+    from helpers.training import tiny_params
 
     from embnorm.train.loop import train
 

@@ -17,7 +17,7 @@ from embnorm.embed import FLOAT16_FROM_DIM, embed_split
 from embnorm.evaluation.features import embed_batches, to_float
 from embnorm.models import make_model
 from embnorm.train.monitor import Monitor, knn_protocol
-from test_train_loop import tiny_params
+from helpers.training import tiny_params
 
 torch.set_num_threads(1)
 

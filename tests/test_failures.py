@@ -13,10 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import first_run
+from conftest import RUN
 from embnorm import audit, io, paths
-
-pytestmark = pytest.mark.slow
 
 
 def embnorm(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -54,42 +52,38 @@ def truncate(path: Path, keep: float = 0.5) -> None:
 
 
 def test_truncated_checkpoint_is_named(project):
-    run = first_run(project)
-    checkpoint = paths.fmt(paths.RUN_CHECKPOINT, run=run)
+    checkpoint = paths.fmt(paths.RUN_CHECKPOINT, run=RUN)
     truncate(project / checkpoint)
-    proc = embnorm(project, *run_args("embed", run), "--threads", "1")
+    proc = embnorm(project, *run_args("embed", RUN), "--threads", "1")
     assert_clear_error(proc, "embed", checkpoint, "not a readable checkpoint")
     assert not [p for p in (project / checkpoint).parent.rglob("*") if ".tmp-" in p.name]
 
 
 def test_truncated_resume_checkpoint_is_named(project):
-    run = first_run(project)
-    resume = paths.fmt(paths.RUN_RESUME, run=run)
-    (project / resume).write_bytes((project / paths.fmt(paths.RUN_CHECKPOINT, run=run)).read_bytes()[:5000])
-    proc = embnorm(project, *run_args("train", run), "--threads", "1")
+    resume = paths.fmt(paths.RUN_RESUME, run=RUN)
+    (project / resume).write_bytes((project / paths.fmt(paths.RUN_CHECKPOINT, run=RUN)).read_bytes()[:5000])
+    proc = embnorm(project, *run_args("train", RUN), "--threads", "1")
     assert_clear_error(proc, "train", resume, "not a readable checkpoint")
 
 
 @pytest.mark.parametrize("name", ["images.npy", "labels.npy"])
 def test_truncated_dataset_file_is_named(project, name):
-    run = first_run(project)
     path = f"resources/datasets/synth/test/{name}"
     truncate(project / path)
-    proc = embnorm(project, *run_args("embed", run), "--threads", "1")
+    proc = embnorm(project, *run_args("embed", RUN), "--threads", "1")
     assert_clear_error(proc, "embed", path, "not a readable .npy file")
 
 
 def test_dataset_file_of_another_length_is_named(project):
     path = "resources/datasets/synth/test/labels.npy"
     np.save(project / path, np.zeros(3, np.int64))
-    proc = embnorm(project, *run_args("embed", first_run(project)))
+    proc = embnorm(project, *run_args("embed", RUN))
     assert_clear_error(proc, "embed", "resources/datasets/synth/test", "meta.json says")
 
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped"])
 def test_corrupted_embedding_file_is_named(project, damage):
-    run = first_run(project)
-    npz = project / paths.fmt(paths.RUN_EMBEDDINGS, run=run, dataset="synth", split="test")
+    npz = project / paths.fmt(paths.RUN_EMBEDDINGS, run=RUN, dataset="synth", split="test")
     if damage == "truncated":
         truncate(npz)
     else:  # one byte inside the stored projector array: the zip CRC catches it
@@ -106,20 +100,19 @@ def test_corrupted_embedding_file_is_named(project, damage):
     proc = embnorm(project, "analyze", "ood", "--params", *[paths.fmt(paths.RUN_PARAMS, run=r) for r in runs],
                    "--embeddings", *[paths.fmt(paths.RUN_EMBEDDINGS_DIR, run=r) for r in runs],
                    *[x for o in out for x in (o, f"x.{o[2:]}")])
-    assert_clear_error(proc, "analyze", paths.fmt(paths.RUN_EMBEDDINGS, run=run, dataset="synth", split="test"),
+    assert_clear_error(proc, "analyze", paths.fmt(paths.RUN_EMBEDDINGS, run=RUN, dataset="synth", split="test"),
                        "not a readable .npz file")
     assert not any(Path(project, f"x.{o[2:]}").exists() for o in out)
 
 
 def test_corrupted_params_json_is_named(project):
-    run = first_run(project)
-    params = paths.fmt(paths.RUN_PARAMS, run=run)
+    params = paths.fmt(paths.RUN_PARAMS, run=RUN)
     (project / params).write_text('{"run_id": ')
-    proc = embnorm(project, *run_args("embed", run))
+    proc = embnorm(project, *run_args("embed", RUN))
     assert_clear_error(proc, "embed", params, "not valid JSON")
 
     (project / params).write_bytes(b"\xff\xfe\x00garbage")
-    proc = embnorm(project, *run_args("embed", run))
+    proc = embnorm(project, *run_args("embed", RUN))
     assert_clear_error(proc, "embed", params, "not valid JSON")
 
 

@@ -207,6 +207,7 @@ def test_time_limit_sets_aside_the_later_minimums():
     assert gc.time_limit(step, later, 55) is None
 
 
+@pytest.mark.process  # the plan's steps are commands
 def test_run_plan(tmp_path):
     def said_hello(ev):
         return gc.Verdict("hello" in ev.log("hello"), "read the log")
@@ -243,6 +244,7 @@ def test_run_plan(tmp_path):
     assert all(step.name in table for step in steps)
 
 
+@pytest.mark.process  # the plan's steps are commands
 def test_run_plan_keeps_the_later_steps_minimums(tmp_path):
     first = gc.Step("first", command("print('x')"), 30, 1, ())
     long = gc.Step("long", command("print('x')"), 300, 100, ())

@@ -6,11 +6,11 @@ import copy
 import shutil
 
 import pytest
-import yaml
 from snakemake.utils import update_config
 
 from conftest import REPO, SCHEMA, default_config
-from embnorm.config import ConfigError, run_table
+from embnorm.config import ConfigError
+from helpers.presets import load, runs_of, validated
 
 PRESETS = sorted((REPO / "config").glob("*.yaml"))
 # config/claims.yaml, config/fmnist.yaml and config/byol.yaml are layered over config.yaml on purpose (their recipe
@@ -33,23 +33,6 @@ def base_config(**sections) -> dict:
     }
     config.update(copy.deepcopy(sections))
     return config
-
-
-def validated(config: dict) -> dict:
-    """Schema-validated with defaults filled in, as the workflow does. (Not conftest.validated: snakemake's validate
-    reads `workflow` from its caller's globals, and conftest's globals hold the `workflow` fixture.)"""
-    from snakemake.utils import validate
-
-    validate(config, str(SCHEMA))
-    return config
-
-
-def runs_of(config: dict) -> dict[str, dict]:
-    return {run["run_id"]: run for run in run_table(validated(copy.deepcopy(config)))}
-
-
-def load(path) -> dict:
-    return yaml.safe_load(path.read_text())
 
 
 # --- expansion and ids ---------------------------------------------------------------------------------------------

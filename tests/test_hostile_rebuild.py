@@ -10,24 +10,25 @@ import sys
 
 import pytest
 
-from conftest import Workflow, first_run
+from conftest import PROJECT_CONFIG, RUN, deployed
 from embnorm import audit, paths
 
 pytestmark = pytest.mark.slow
 
 
 def test_a_deleted_embedding_file_is_made_again_by_a_plain_run(project):
-    run = first_run(project)  # a run on synth, whose OOD partner is synth_ood
-    deleted = paths.fmt(paths.RUN_EMBEDDINGS, run=run, dataset="synth_ood", split="test")
+    deleted = paths.fmt(paths.RUN_EMBEDDINGS, run=RUN,  # a run on synth, whose OOD partner is synth_ood
+                         dataset="synth_ood", split="test")
     (project / deleted).unlink()
-    found = {f.path: f for f in audit.audit(project / paths.RESULTS, audit.load_config([project / "config.yaml"]))}
+    found = {f.path: f for f in audit.audit(project / paths.RESULTS, audit.load_config([project / PROJECT_CONFIG]))}
     assert found[deleted].status == "missing"
 
-    wf = Workflow(project)
+    wf = deployed(project)
     jobs = wf.planned_jobs()
     assert jobs.get("embed") == 1 and "train" not in jobs and "embed_init" not in jobs  # that file's job alone
     wf.run("--cores", "2")
     assert (project / deleted).is_file()
-    proc = subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", paths.RESULTS], cwd=project,
+    proc = subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", paths.RESULTS, "--config", PROJECT_CONFIG],
+                          cwd=project,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ from PIL import Image
 from embnorm.data import folders, imagenet100, tinyimagenet
 from embnorm.data.trees import FolderTree
 from embnorm.errors import EmbnormError
-from test_data_folders import WNIDS, write_tiny_zip
+from helpers.data import WNIDS, write_tiny_zip
 
 
 def save(path: Path, fmt: str = "PNG", seed: int = 0) -> Path:

@@ -1,6 +1,6 @@
 """Incremental re-runs: after each kind of edit, `snakemake -n` plans exactly the jobs that the edit affects.
 
-The real workflow runs once on a tiny two-run config (through profiles/local, with two pretend GPUs); every test then
+The shared tiny project (conftest) is built through profiles/local, with two pretend GPUs; on a copy of it, every test
 edits the config or the code and compares the dry-run's job list with the exact expected one. The expected jobs
 downstream of a change are named through Snakemake's own `--forcerun` of the changed thing, so the tests stay exact
 when analysis rules are added; the per-run jobs are spelled out.
@@ -17,21 +17,12 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO, SCHEMA, Workflow, tiny_config
+from conftest import (PROJECT_CONFIG, REPO, RUN, SCHEMA, Workflow, deployed, project_config, project_copy,
+                      project_runs)
 
-pytestmark = pytest.mark.slow
-
-RUN_A = "simclr-sgd-none-synth-small-s0"
-RUN_B = "simclr-sgd-cut-synth-small-s0"
+RUN_A = RUN  # SimCLR without mitigation on synth
+RUN_B = "simclr-sgd-cut-synth-small-s0"  # the project's one run with cut-initialization
 JOB = re.compile(r"^(?:local)?(?:rule|checkpoint) (\w+):$")
-
-
-def two_runs() -> dict:
-    config = tiny_config()
-    config["grid"].update(model=["simclr"], optimizer=["sgd"], mitigation=["none", "cut"], dataset=["synth"],
-                          seed=[0])
-    config["include"] = []
-    return config
 
 
 def planned(wf: Workflow, *args: str) -> list[str]:
@@ -61,54 +52,43 @@ def is_per_run(job: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory) -> Workflow:
-    """The tiny workflow, run to the end with the workstation profile and two pretend GPUs."""
-    wf = Workflow(tmp_path_factory.mktemp("incremental"))
-    (wf.workdir / "profiles").symlink_to(REPO / "profiles")  # the profile's GPU shell path is relative to the root
-    wf.write_config(two_runs())
-    mp = pytest.MonkeyPatch()
-    mp.setenv("EMBNORM_GPUS", "0 1")
-    mp.setenv("EMBNORM_GPU_LOCKS", str(wf.workdir / "gpu-locks"))
-    try:
-        wf.log = wf.run("--profile", "profiles/local", "--cores", "2", "--resources", "gpu=2")
-    finally:
-        mp.undo()
-    return wf
+def copied(finished, tmp_path_factory) -> Workflow:
+    """A copy of the finished project, with Snakemake's records of its jobs (which the tests here edit)."""
+    return deployed(project_copy(finished, tmp_path_factory.mktemp("incremental")))
 
 
 @pytest.fixture
-def wf(done) -> Workflow:
-    """The finished workflow with its original config back (each test edits it)."""
-    done.write_config(two_runs())
-    yield done
-    done.write_config(two_runs())
-
-
-def test_the_finished_workflow_has_nothing_to_do(wf):
-    assert planned(wf) == []
+def wf(copied) -> Workflow:
+    """The finished project with its original config back (each test edits it)."""
+    copied.write_config(project_config())
+    yield copied
+    copied.write_config(project_config())
 
 
 def test_runs_tsv_lists_every_run_with_its_resolved_hyperparameters(wf):
     from embnorm import io
 
     table = pd.read_csv(wf.workdir / "results/runs.tsv", sep="\t")
-    assert set(table.run_id) == {RUN_A, RUN_B}
-    for run in (RUN_A, RUN_B):
+    assert sorted(table.run_id) == project_runs()
+    for run in table.run_id:
         params = io.read_json(wf.workdir / f"results/runs/{run}/params.json")
         row = table.set_index("run_id").loc[run]
         assert row["epochs"] == params["epochs"] and row["cut"] == params["cut"] and row["lr"] == params["lr"]
     assert set(table.columns) >= {"model", "optimizer", "mitigation", "dataset", "seed", "lr", "weight_decay", "cut"}
 
 
-def test_the_workstation_profile_gave_each_gpu_job_one_gpu(wf):
-    claims = re.findall(r"gpu-shell: GPU (\d+) ", wf.log.stderr)
-    assert len(claims) == 2 + 4 + 2  # every train and embed job, RUN_A's two embed_init jobs, and no other
+def test_the_workstation_profile_gave_each_gpu_job_one_gpu(finished):
+    """Every train, embed and embed_init job of the build (Snakemake's job stats) claimed one of the two GPUs, and
+    no other job did."""
+    claims = re.findall(r"gpu-shell: GPU (\d+) ", finished.log.stderr)
+    stats = dict(re.findall(r"^(\w+)\s+(\d+)$", finished.log.stdout + finished.log.stderr, re.M))
+    assert len(claims) == sum(int(stats[rule]) for rule in ("train", "embed", "embed_init")) > 0
     assert set(claims) <= {"0", "1"}
 
 
 def test_changing_one_runs_hyperparameter_reruns_that_run_and_the_aggregates(wf):
     downstream = planned(wf, "--forcerun", f"results/runs/{RUN_A}/params.json")
-    config = two_runs()
+    config = project_config()
     config["overrides"] = {RUN_A: {"epochs": 3}}
     wf.write_config(config)
     jobs = planned(wf)
@@ -119,7 +99,7 @@ def test_changing_one_runs_hyperparameter_reruns_that_run_and_the_aggregates(wf)
 
 
 def test_a_mitigation_setting_reruns_only_the_runs_that_use_it(wf):
-    config = two_runs()
+    config = project_config()
     config["mitigations"]["cut"]["cut"] = 4
     wf.write_config(config)
     assert [j for j in planned(wf) if is_per_run(j)] == run_jobs(RUN_B, baseline=False)
@@ -127,8 +107,9 @@ def test_a_mitigation_setting_reruns_only_the_runs_that_use_it(wf):
 
 def test_adding_a_run_adds_only_its_jobs_and_the_aggregates(wf):
     aggregates = [j for j in planned(wf, "--forcerun", f"results/runs/{RUN_A}/params.json") if not is_per_run(j)]
-    config = two_runs()
-    config["include"] = [{"model": "simclr", "optimizer": "adam", "mitigation": "none", "dataset": "synth", "seed": 0}]
+    config = project_config()
+    config["include"].append({"model": "simclr", "optimizer": "adam", "mitigation": "none", "dataset": "synth",
+                              "seed": 0})
     wf.write_config(config)
     assert planned(wf) == sorted(run_jobs("simclr-adam-none-synth-small-s0", baseline=True) + aggregates)
 
@@ -161,9 +142,8 @@ def test_workflow_and_audit_agree_that_a_docstring_edit_is_no_code_change(wf, tm
     module.write_text(source.replace(docstring, docstring + "\n\nAn edited docstring.", 1))
 
     def audit() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", "results", "--schema", str(SCHEMA)],
-                              cwd=wf.workdir,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run([sys.executable, "-m", "embnorm.cli", "audit", "results", "--config", PROJECT_CONFIG,
+                               "--schema", str(SCHEMA)], cwd=wf.workdir, capture_output=True, text=True, timeout=300)
 
     assert planned(wf) == []
     proc = audit()

@@ -12,8 +12,8 @@ import torch
 from embnorm.models import build_model
 from embnorm.models.methods.byol import TAU_BASE
 from embnorm.train.optim import build_optimizer
-from test_models_wiring import grads, scaled
-from test_train_loop import tiny_params
+from helpers.models import grads, scaled
+from helpers.training import tiny_params
 
 torch.set_num_threads(1)
 

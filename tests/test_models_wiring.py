@@ -9,7 +9,8 @@ import torch.nn as nn
 
 from embnorm.models import make_model
 from embnorm.models.backbones import build_backbone
-from test_train_loop import tiny_params
+from helpers.models import grads, scaled
+from helpers.training import tiny_params
 
 torch.set_num_threads(1)
 
@@ -40,12 +41,6 @@ def test_a_resnet50_ssl_model_builds_with_the_papers_heads():
     assert model.projector[0].in_features == 2048 and model.predictor[-1].out_features == 2048
 
 
-def scaled(z: torch.Tensor, power: float) -> torch.Tensor:
-    """GradScale written independently: forward z, gradient multiplied by ||z_i||^power."""
-    norm = z.detach().norm(dim=1, keepdim=True) ** power
-    return z.detach() + (z - z.detach()) * norm
-
-
 def ntxent_by_hand(z1, z2, t):
     z = torch.cat([z1, z2])
     z = z / z.norm(dim=1, keepdim=True)
@@ -68,12 +63,6 @@ def authors_by_hand(z1, z2, t):
 def simsiam_by_hand(p1, p2, z1, z2):
     cos = lambda p, z: (p * z.detach()).sum(1) / (p.norm(dim=1) * z.detach().norm(dim=1))  # noqa: E731
     return -0.5 * (cos(p1, z2).mean() + cos(p2, z1).mean())
-
-
-def grads(model, loss):
-    model.zero_grad()
-    loss.backward()
-    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
 
 
 @pytest.mark.parametrize("model_name, loss_name, power", [("simclr", "ntxent", 0.0), ("simclr", "ntxent", 1.0),

@@ -56,6 +56,7 @@ def test_slurm_profile_keeps_cpu_jobs_small_and_off_the_gpus(dry_run):
     assert "slurm_partition=cpu" in resources and not [r for r in resources if r.startswith("gpu")]
 
 
+@pytest.mark.process  # the plugin's list of forbidden options asks sbatch
 def test_slurm_profile_resumes_and_uses_only_options_the_plugin_allows():
     from snakemake_executor_plugin_slurm.validation import get_forbidden_slurm_options
 

@@ -16,7 +16,7 @@ from embnorm.analysis.common import Run
 from embnorm.config import ConfigError, validate_config
 from embnorm.train.loop import train
 from embnorm.train.schedule import Budget, budget, knn_epochs, lr_at
-from test_train_loop import TEST, TRAIN, assert_identical, tiny_params
+from helpers.training import TEST, TRAIN, assert_identical, tiny_params
 
 torch.set_num_threads(1)
 DERIVED = np.arange(0, 64, 3)[:20]  # 20 of the 64 training images: 1 optimizer step per epoch at batch 16

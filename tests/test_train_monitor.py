@@ -17,7 +17,7 @@ from embnorm.evaluation.features import to_float
 from embnorm.models import build_model
 from embnorm.train.loop import data_on_device, run_budget, train
 from embnorm.train.monitor import last_bn_affine_norm
-from test_train_loop import TEST, TRAIN, tiny_params
+from helpers.training import TEST, TRAIN, tiny_params
 
 torch.set_num_threads(1)
 DERIVED = np.arange(0, 64, 3)[:20]

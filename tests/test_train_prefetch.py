@@ -14,7 +14,7 @@ from embnorm.train import loop
 from embnorm.train.augment import RECIPES
 from embnorm.train.loop import Interrupted
 from embnorm.train.step import micro_batches, prefetched
-from test_train_loop import TRAIN, assert_identical, run, tiny_params
+from helpers.training import TRAIN, assert_identical, run, tiny_params
 
 torch.set_num_threads(1)
 CPU = torch.device("cpu")

@@ -50,17 +50,16 @@ def test_kill_9_then_rerun_resumes(workflow):
            target, "--cores", "2", "--set-threads", "train=1"]
     first = subprocess.Popen(cmd, cwd=workflow.workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              text=True)
+    # Wait for one of two events, however long the machine takes: the first resume.pt (then kill the training job),
+    # or the end of the workflow (then it was never seen with one, and the test fails)
     killed = False
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline and first.poll() is None:
+    while not killed and first.poll() is None:
         if (run_dir / "resume.pt").exists():
             for pid in training_pids(workflow.workdir):
                 os.kill(pid, signal.SIGKILL)
                 killed = True
-            if killed:
-                break
         time.sleep(0.02)
-    output = first.communicate(timeout=60)[0]
+    output = first.communicate()[0]
     assert killed, f"the training job was never seen with a resume.pt:\n{output[-3000:]}"
     assert first.returncode != 0 and not (run_dir / "checkpoint.pt").exists()
     assert (run_dir / "resume.pt").exists()

@@ -328,6 +328,30 @@ def run_table(config: dict) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def source_datasets_of(runs) -> list[str]:
+    """The datasets that runs read from a source (not derived): each run's source and its OOD partner, sorted."""
+    return sorted({dataset for run in runs for dataset in (run["source"], run["ood"]) if dataset})
+
+
+def workflow_runs(config: dict, schema_path: Path) -> dict[str, dict]:
+    """What the workflow checks in its config before it plans any job, in its order, then the run table it plans, by
+    run id: the schema (validate_config), what a schema cannot see (complete_models, run_table, check_config), and
+    that every local dataset a run reads exists. A ConfigError's message names the key; the workflow prints it as its
+    one error line (workflow/rules/common.smk)."""
+    # imported here: a command that reads the config would otherwise load every data source, and record it as its code
+    from embnorm.data.sources import missing_path
+
+    validate_config(config, schema_path)
+    complete_models(config)  # config["models"]: every method of the model table, at its defaults where unset
+    runs = run_table(config)
+    check_config(config, runs)
+    for dataset in source_datasets_of(runs):
+        problem = missing_path(dataset, config["datasets"][dataset])
+        if problem:
+            raise ConfigError(problem)
+    return {run["run_id"]: run for run in runs}
+
+
 def params_hash(params: dict) -> str:
     """A short stable hash of resolved hyper-parameters (checkpoints and provenance record it)."""
     return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]

@@ -17,7 +17,7 @@ from embnorm.analysis.registry import (
     option_args,
     option_values,
 )
-from embnorm.config import ConfigError, check_config, complete_models, role_datasets, run_table, validate_config
+from embnorm.config import ConfigError, role_datasets, source_datasets_of, workflow_runs
 from embnorm.data.sources import LOCAL, needs_download
 from embnorm.provenance import code_digest
 
@@ -50,17 +50,11 @@ def _config_error(message):
 
 
 def _validate_config(config):
-    """The schema (through embnorm.config.validate_config, the one place config checks live: finite numbers, integers
-    that are ints, seeds in range, `~` in dataset paths expanded), then what a schema cannot see."""
+    """Every config check, in embnorm.config.workflow_runs (the schema through validate_config, the one place config
+    checks live: finite numbers, integers that are ints, seeds in range, `~` in dataset paths expanded; then what a
+    schema cannot see, and the local datasets' paths): the run table, or one error line."""
     try:
-        validate_config(config, workflow.source_path("../schemas/config.schema.yaml"))
-    except ConfigError as e:
-        _config_error(str(e))
-    try:
-        complete_models(config)  # config["models"]: every method of the model table, at its defaults where unset
-        runs = run_table(config)
-        check_config(config, runs)  # data checks that need no data: OOD partners, kNN k (embnorm.config)
-        return {run["run_id"]: run for run in runs}
+        return workflow_runs(config, workflow.source_path("../schemas/config.schema.yaml"))
     except ConfigError as e:
         _config_error(str(e))
 
@@ -79,25 +73,7 @@ ANALYSIS_CODE = code_digest("analysis", "present", "evaluation")
 
 def source_datasets():
     """Datasets that are prepared from a source (not derived), and that some run reads."""
-    used = set()
-    for run in RUNS.values():
-        used.add(run["source"])
-        if run["ood"]:
-            used.add(run["ood"])
-    return sorted(used)
-
-
-def _check_local_sources():
-    """A local dataset (an ImageNet root, a folder, an .npz file) that a run reads must exist before anything plans."""
-    from embnorm.data.sources import missing_path
-
-    for dataset in source_datasets():
-        problem = missing_path(dataset, DATASETS[dataset])
-        if problem:
-            _config_error(problem)
-
-
-_check_local_sources()
+    return source_datasets_of(RUNS.values())
 
 
 def json_arg(obj):
