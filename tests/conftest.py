@@ -319,7 +319,8 @@ def pytest_collection_modifyitems(config, items):
     """Mark the tiers before `-m` selects: every test of the shared tiny project is `slow` (it builds the project), a
     test that starts a process is `process`, and every other test that is not `slow` or `slurm` is `fast`.
     Then ask git for the checkout's commit, before any test runs: the provenance records ask it once per process
-    (`provenance.git_version`, cached), so a unit test that runs a command in-process starts no process for it."""
+    (`provenance.git_version`, cached), so a unit test that runs a command in-process starts no process for it; and
+    import torch, whose first import asks `ldconfig -p` for libdl (cuda.pathfinder), once, before the guard is on."""
     for item in items:
         if "finished" in item.fixturenames:
             item.add_marker(pytest.mark.slow)
@@ -328,6 +329,7 @@ def pytest_collection_modifyitems(config, items):
         if not any(item.get_closest_marker(name) for name in ("slow", "slurm", "process")):
             item.add_marker(pytest.mark.fast)
     provenance.git_version()
+    import torch  # noqa: F401
 
 
 @contextlib.contextmanager

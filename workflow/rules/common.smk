@@ -129,6 +129,15 @@ def imbalanced_indices(run):
     return paths.fmt(paths.SPLIT_INDICES, dataset=run["dataset"])
 
 
+def train_priority(wildcards):
+    """Training jobs start longest first (by the images each one processes: steps, or epochs where a run has no step
+    budget, times batch and accumulation), so that a local run does not end on one long training while the other
+    cores wait; all of them above the simulations (priority 0), as the data jobs (10) are."""
+    run = RUNS[wildcards.run]
+    images = (run["steps"] or run["epochs"]) * run["batch_size"] * run["accumulate"]
+    return 10 + images // 10_000
+
+
 def train_inputs(wildcards):
     """The run's parameters, its source's prepared splits, and an imbalanced subset's indices."""
     run = RUNS[wildcards.run]

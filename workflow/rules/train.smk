@@ -6,6 +6,7 @@ rule run_params:
         paths.RUN_PARAMS,
     log:
         paths.fmt(paths.LOGS, name="params-{run}"),
+    priority: 10  # before the simulations: each train job waits on its params.json
     localrule: True
     conda:
         "../../envs/embnorm.yaml"
@@ -40,7 +41,7 @@ rule train:
         metrics=paths.RUN_METRICS,
     log:
         paths.RUN_LOG,
-    priority: 10  # the critical path (data, then training) before the simulations
+    priority: train_priority  # the critical path (data, then training, longest first) before the simulations
     conda:
         "../../envs/embnorm.yaml"
     threads: lambda wildcards: RUNS[wildcards.run]["threads"] or 2
