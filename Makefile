@@ -34,11 +34,11 @@ report-zip: $(STAMP)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.zip
 
 test: $(STAMP)
-	pytest
+	pytest -n $(CORES) --dist loadgroup
 
 # The unit tests alone (pytest -m fast, the tier tests/conftest.py marks): no workflow, no process (CONTRIBUTING.md).
 test-fast: $(STAMP)
-	pytest -m fast
+	pytest -m fast -n $(CORES)
 
 lint: $(STAMP)
 	snakemake --lint
@@ -55,12 +55,23 @@ clean:
 config-reference: $(STAMP)
 	python -m embnorm.present.schema_doc workflow/schemas/config.schema.yaml config/README.md
 
-# Write a finished study's claims table and figures to docs/results.md (figures copied to docs/figures/) and its
-# verdicts into the README, stamped with its commit and config (after `make run`, or
-# `make results-docs CONFIG=config/claims.yaml` after that study).
+# Write a finished study's claims table and figures to its page (docs/results.md, figures in docs/figures/) and the
+# README's verdict table, every study on record side by side (docs/*.verdicts.json), each stamped with its commit and
+# config: `make results-docs CONFIG=config/claims.yaml` after that study; for the Fashion-MNIST study, run in another
+# folder, `make results-docs RESULTS=<its folder>/results CONFIG=config/fmnist.yaml STUDY=fmnist`.
+RESULTS  ?= results
+STUDY    ?= synthetic
+STUDIES  := docs/results.verdicts.json docs/results-fmnist.verdicts.json
+ifeq ($(STUDY),fmnist)
+STUDY_ARGS := --page docs/results-fmnist.md --label Fashion-MNIST --figures docs/figures/fmnist
+RECORD     := docs/results-fmnist.verdicts.json
+else
+STUDY_ARGS := --page docs/results.md --label "synthetic data"
+RECORD     := docs/results.verdicts.json
+endif
 results-docs: $(STAMP)
-	python -m embnorm.present.results_docs --results results --page docs/results.md --readme README.md \
-	    --config $(CONFIG)
+	python -m embnorm.present.results_docs --results $(RESULTS) $(STUDY_ARGS) --config $(CONFIG) --readme README.md \
+	    --studies $(foreach r,$(STUDIES),$(if $(or $(wildcard $(r)),$(filter $(r),$(RECORD))),$(r)))
 
 # Measure the speed ratios (benchmarks/speed.py: a few minutes; run it on an otherwise idle machine) and write them,
 # with the measurements recorded in benchmarks/recorded.tsv, to docs/benchmarks.md.

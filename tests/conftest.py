@@ -315,15 +315,27 @@ def item_starts_processes(item: pytest.Item) -> bool:
 
 
 @pytest.hookimpl(tryfirst=True)
+def worker_group(item: pytest.Item) -> str:
+    """The pytest-xdist group a test runs in (`--dist loadgroup`: a group's tests run on one worker): the shared tiny
+    project's tests one group, so it is built once; a test with a module- or class-scoped fixture its module's group,
+    so that fixture is made once; every other test its own group, to go wherever a worker is free."""
+    if "finished" in item.fixturenames:
+        return "project"
+    scopes = {defs[-1].scope for defs in item._fixtureinfo.name2fixturedefs.values()}
+    return item.module.__name__ if scopes & {"module", "class", "package"} else item.nodeid
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark the tiers before `-m` selects: every test of the shared tiny project is `slow` (it builds the project), a
-    test that starts a process is `process`, and every other test that is not `slow` or `slurm` is `fast`.
+    test that starts a process is `process`, and every other test that is not `slow` or `slurm` is `fast`. Under
+    pytest-xdist (`make test`: `-n 2 --dist loadgroup`) each test gets its `worker_group`.
     Then ask git for the checkout's commit, before any test runs: the provenance records ask it once per process
     (`provenance.git_version`, cached), so a unit test that runs a command in-process starts no process for it; and
     import torch, whose first import asks `ldconfig -p` for libdl (cuda.pathfinder), once, before the guard is on."""
     for item in items:
         if "finished" in item.fixturenames:
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(worker_group(item)))
         if not item.get_closest_marker("process") and item_starts_processes(item):
             item.add_marker(pytest.mark.process)
         if not any(item.get_closest_marker(name) for name in ("slow", "slurm", "process")):

@@ -1,5 +1,6 @@
 """The results for readers: docs/results.md in full from a finished study's claims table and figures, the README's
-short verdict table between its markers, and a stamp naming the study's commit and config on both."""
+short verdict table between its markers with every study side by side, and a stamp naming each study's commit and
+config."""
 
 import json
 
@@ -51,7 +52,7 @@ def make_results_docs(tmp_path) -> tuple[str, str]:
 
 def test_the_page_holds_every_column_of_every_claim_and_the_figures(tmp_path):
     page, _ = make_results_docs(tmp_path)
-    assert page.startswith("# Results\n") and results_docs.PAGE_NOTE in page
+    assert page.startswith("# Results: synthetic data\n") and results_docs.PAGE_NOTE in page
     assert "made 2026-11-30T20:00:00Z at commit `abcdef123456` with `config/claims.yaml`." in page
     assert "Two readings: which is which." in page and "The configuration decides all." in page
     assert "| [C5](#c5) | Norms grow during SSL training | not supported | inconclusive |" in page
@@ -70,11 +71,43 @@ def test_the_readme_gets_the_short_table_the_stamp_and_the_link(tmp_path):
     _, text = make_results_docs(tmp_path)
     assert "old" not in text and text.endswith("tail\n") and text.count(results_docs.BEGIN) == 1
     block = text[text.index(results_docs.BEGIN):text.index(results_docs.END)]
-    assert "| claim | what the paper claims | pre-registered verdict | verdict (amended 2026-12-02) |" in block
+    assert "| claim | what the paper claims | synthetic data: pre-registered verdict | synthetic data: verdict " \
+           "(amended 2026-12-02) |" in block
     assert "| [C1](docs/results.md#c1) | The gradient scales as 1/\\|\\|z\\|\\| | supported | supported |" in block
     assert "a run's norm shrank" not in block and "final / initial norm" not in block  # reasons live on the page
-    assert "at commit `abcdef123456` with `config/claims.yaml`. Every statistic, reason and figure: " \
-           "[docs/results.md](docs/results.md)." in block
+    assert "- **synthetic data**: Claims table made 2026-11-30T20:00:00Z at commit `abcdef123456` with " \
+           "`config/claims.yaml`. Every statistic, reason and figure: [docs/results.md](docs/results.md)." in block
+
+
+def test_two_studies_from_two_folders_meet_side_by_side_in_the_readme(tmp_path):
+    """A second study, run in another folder, gets its own page and figures folder; the README shows both, in the
+    order given, each claim's row with four verdicts, and `not run` where one study has no row for a claim."""
+    make_results_docs(tmp_path)
+    other = tmp_path / "fmnist"
+    results = finished_study(other)
+    (results / "tables" / "claims.tsv").write_text(  # this study's C5 is supported; it has no C1
+        "\n".join("\t".join(row[c] for c in COLUMNS) for row in
+                  [dict(zip(COLUMNS, COLUMNS)), {**C5, "verdict": "supported", "amended_verdict": "supported"}]) + "\n")
+    readme = tmp_path / "README.md"
+    docs = tmp_path / "docs"
+    results_docs.main(["--results", str(results), "--page", str(docs / "results-fmnist.md"), "--label",
+                       "Fashion-MNIST", "--figures", str(docs / "figures" / "fmnist"), "--readme", str(readme),
+                       "--config", "config/fmnist.yaml", "--studies", str(docs / "results.verdicts.json"),
+                       str(docs / "results-fmnist.verdicts.json")])
+    page = (docs / "results-fmnist.md").read_text()
+    assert page.startswith("# Results: Fashion-MNIST\n") and "with `config/fmnist.yaml`." in page
+    assert "![norm_growth](figures/fmnist/norm_growth.png)" in page and (docs / "figures" / "fmnist").is_dir()
+    text = readme.read_text()
+    block = text[text.index(results_docs.BEGIN):text.index(results_docs.END)]
+    assert "| synthetic data: pre-registered verdict | synthetic data: verdict (amended 2026-12-02) | " \
+           "Fashion-MNIST: pre-registered verdict | Fashion-MNIST: verdict (amended 2026-12-02) |" in block
+    assert "| [C1](docs/results.md#c1) | The gradient scales as 1/\\|\\|z\\|\\| | supported | supported | not run | " \
+           "not run |" in block
+    assert "| [C5](docs/results.md#c5) | Norms grow during SSL training | not supported | inconclusive | supported | " \
+           "supported |" in block
+    assert block.index("- **synthetic data**: ") < block.index("- **Fashion-MNIST**: ")
+    assert "with `config/fmnist.yaml`. Every statistic, reason and figure: " \
+           "[docs/results-fmnist.md](docs/results-fmnist.md)." in block
 
 
 def test_without_a_record_the_stamp_names_the_config_only(tmp_path):
@@ -89,3 +122,5 @@ def test_a_study_without_a_claims_table_or_a_readme_without_markers_is_refused(t
         results_docs.results_page(tmp_path / "results", tmp_path / "docs" / "results.md")
     with pytest.raises(EmbnormError, match="no .* block"):
         results_docs.replace_block("# a README without the markers\n", "block")
+    with pytest.raises(EmbnormError, match="results-fmnist.verdicts.json: no study record"):
+        results_docs.read_record(tmp_path / "docs" / "results-fmnist.verdicts.json")

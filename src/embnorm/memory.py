@@ -4,7 +4,7 @@ A CPU training step allocates and frees the same large activation buffers (a few
 glibc serves blocks above its mmap threshold with a fresh `mmap` and unmaps them on free, and trims the heap top
 above its trim threshold, so every step touches newly zeroed pages again: one SimCLR run of the default study
 (228 steps, batch 256, one thread) took 5.1 million minor page faults and 11.3 s of its 94 s in the kernel.
-With both thresholds raised it took 0.17 million faults and 0.7 s (docs/training.md, "Speed"). The numbers the run
+With both thresholds raised it took 0.17 million faults and 1.0 s (docs/training.md, "Speed"). The numbers the run
 computes are the same: only where freed memory goes changes. `embnorm train` and `embnorm embed` call it first:
 
     from embnorm import memory
