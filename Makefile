@@ -63,7 +63,7 @@ RESULTS  ?= results
 STUDY    ?= synthetic
 STUDIES  := docs/results.verdicts.json docs/results-fmnist.verdicts.json
 ifeq ($(STUDY),fmnist)
-STUDY_ARGS := --page docs/results-fmnist.md --label Fashion-MNIST --figures docs/figures/fmnist
+STUDY_ARGS := --page docs/results-fmnist.md --label Fashion-MNIST --figures docs/figures/fmnist --curves docs/training.md
 RECORD     := docs/results-fmnist.verdicts.json
 else
 STUDY_ARGS := --page docs/results.md --label "synthetic data"

@@ -124,3 +124,39 @@ def test_a_study_without_a_claims_table_or_a_readme_without_markers_is_refused(t
         results_docs.replace_block("# a README without the markers\n", "block")
     with pytest.raises(EmbnormError, match="results-fmnist.verdicts.json: no study record"):
         results_docs.read_record(tmp_path / "docs" / "results-fmnist.verdicts.json")
+
+
+def test_learning_curves_average_seeds_at_each_nominal_share_and_fill_the_marked_block(tmp_path):
+    """Two seeds of one setting, evaluated at slightly different steps (an imbalanced run's epochs end elsewhere),
+    meet in the nominal columns; a second setting with one seed shows no range; the block between a page's markers
+    is replaced, the rest kept."""
+    results = finished_study(tmp_path)
+    (results / "runs.tsv").write_text("run_id\tknn_fractions\n" + "".join(
+        f"{run}\t[0.25, 0.5, 0.75]\n" for run in ("simclr-sgd-none-a-s0", "simclr-sgd-none-a-s1", "byol-sgd-none-a-s0")))
+    evaluations = {"simclr-sgd-none-a-s0": [(0, 0.30), (57, 0.40), (114, 0.50), (171, 0.60), (228, 0.70)],
+                   "simclr-sgd-none-a-s1": [(0, 0.50), (60, 0.60), (115, 0.70), (175, 0.80), (230, 0.90)],
+                   "byol-sgd-none-a-s0": [(0, 0.25), (228, 0.75)]}
+    for run, rows in evaluations.items():
+        folder = results / "runs" / run
+        folder.mkdir(parents=True)
+        total = rows[-1][0]
+        lines = ["run_id\tepoch\tstep\tknn_acc\ttotal_steps"] + [f"{run}\t{i}\t{step}\t{acc}\t{total}"
+                                                                  for i, (step, acc) in enumerate(rows)]
+        lines.insert(2, f"{run}\t1\t20\t\t{total}")  # an epoch without an evaluation
+        (folder / "metrics.tsv").write_text("\n".join(lines) + "\n")
+    curves = "\n".join(results_docs.learning_curves(results))
+    assert "| setting | seeds | 0 % | 25 % | 50 % | 75 % | 100 % |" in curves
+    assert "| simclr-sgd-none-a | 2 | 40.0 (30.0-50.0) | 50.0 (40.0-60.0) | 60.0 (50.0-70.0) | 70.0 (60.0-80.0) | " \
+           "80.0 (70.0-90.0) |" in curves
+    assert "| byol-sgd-none-a | 1 | 25.0 |  |  |  | 75.0 |" in curves
+    begin, end = results_docs.curve_markers("Fashion-MNIST")
+    page = tmp_path / "training.md"
+    page.write_text(f"# Training\n\n{begin}\nold table\n{end}\n\nafter\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{results_docs.BEGIN}\n{results_docs.END}\n")
+    results_docs.main(["--results", str(results), "--page", str(tmp_path / "docs" / "results-fmnist.md"), "--label",
+                       "Fashion-MNIST", "--readme", str(readme), "--curves", str(page)])
+    text = page.read_text()
+    assert "old table" not in text and text.startswith("# Training\n\n" + begin + "\n") and text.endswith(
+        end + "\n\nafter\n") and "| byol-sgd-none-a | 1 | 25.0 |" in text
+    assert "## Learning curves" in (tmp_path / "docs" / "results-fmnist.md").read_text()
