@@ -66,7 +66,7 @@ ifeq ($(STUDY),fmnist)
 STUDY_ARGS := --page docs/results-fmnist.md --label Fashion-MNIST --figures docs/figures/fmnist --curves docs/training.md
 RECORD     := docs/results-fmnist.verdicts.json
 else
-STUDY_ARGS := --page docs/results.md --label "synthetic data"
+STUDY_ARGS := --page docs/results.md --label synthetic
 RECORD     := docs/results.verdicts.json
 endif
 results-docs: $(STAMP)

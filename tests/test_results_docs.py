@@ -52,7 +52,7 @@ def make_results_docs(tmp_path) -> tuple[str, str]:
 
 def test_the_page_holds_every_column_of_every_claim_and_the_figures(tmp_path):
     page, _ = make_results_docs(tmp_path)
-    assert page.startswith("# Results: synthetic data\n") and results_docs.PAGE_NOTE in page
+    assert page.startswith("# Results: synthetic\n") and results_docs.PAGE_NOTE in page
     assert "made 2026-11-30T20:00:00Z at commit `abcdef123456` with `config/claims.yaml`." in page
     assert "Two readings: which is which." in page and "The configuration decides all." in page
     assert "| [C5](#c5) | Norms grow during SSL training | not supported | inconclusive |" in page
@@ -71,11 +71,11 @@ def test_the_readme_gets_the_short_table_the_stamp_and_the_link(tmp_path):
     _, text = make_results_docs(tmp_path)
     assert "old" not in text and text.endswith("tail\n") and text.count(results_docs.BEGIN) == 1
     block = text[text.index(results_docs.BEGIN):text.index(results_docs.END)]
-    assert "| claim | what the paper claims | synthetic data: pre-registered verdict | synthetic data: verdict " \
-           "(amended 2026-12-02) |" in block
+    assert "| claim | what the paper claims | synthetic: pre-registered | synthetic: amended |" in block
+    assert "amended: the verdict (amended 2026-12-02)" in block
     assert "| [C1](docs/results.md#c1) | The gradient scales as 1/\\|\\|z\\|\\| | supported | supported |" in block
     assert "a run's norm shrank" not in block and "final / initial norm" not in block  # reasons live on the page
-    assert "- **synthetic data**: Claims table made 2026-11-30T20:00:00Z at commit `abcdef123456` with " \
+    assert "- **synthetic**: Claims table made 2026-11-30T20:00:00Z at commit `abcdef123456` with " \
            "`config/claims.yaml`. Every statistic, reason and figure: [docs/results.md](docs/results.md)." in block
 
 
@@ -99,13 +99,13 @@ def test_two_studies_from_two_folders_meet_side_by_side_in_the_readme(tmp_path):
     assert "![norm_growth](figures/fmnist/norm_growth.png)" in page and (docs / "figures" / "fmnist").is_dir()
     text = readme.read_text()
     block = text[text.index(results_docs.BEGIN):text.index(results_docs.END)]
-    assert "| synthetic data: pre-registered verdict | synthetic data: verdict (amended 2026-12-02) | " \
-           "Fashion-MNIST: pre-registered verdict | Fashion-MNIST: verdict (amended 2026-12-02) |" in block
+    assert "| synthetic: pre-registered | synthetic: amended | Fashion-MNIST: pre-registered | Fashion-MNIST: amended |" \
+        in block
     assert "| [C1](docs/results.md#c1) | The gradient scales as 1/\\|\\|z\\|\\| | supported | supported | not run | " \
            "not run |" in block
     assert "| [C5](docs/results.md#c5) | Norms grow during SSL training | not supported | inconclusive | supported | " \
            "supported |" in block
-    assert block.index("- **synthetic data**: ") < block.index("- **Fashion-MNIST**: ")
+    assert block.index("- **synthetic**: ") < block.index("- **Fashion-MNIST**: ")
     assert "with `config/fmnist.yaml`. Every statistic, reason and figure: " \
            "[docs/results-fmnist.md](docs/results-fmnist.md)." in block
 

@@ -1,7 +1,7 @@
 """Finished studies' results for readers: a page per study in full (`docs/results.md`), and the README's short
 verdict table with every study side by side.
 
-    python -m embnorm.present.results_docs --results results --page docs/results.md --label "synthetic data" \
+    python -m embnorm.present.results_docs --results results --page docs/results.md --label synthetic \
         --config config/claims.yaml --readme README.md \
         --studies docs/results.verdicts.json docs/results-fmnist.verdicts.json
 
@@ -102,7 +102,7 @@ def side_by_side(records: list[dict], readme: Path) -> list[str]:
     order = list(dict.fromkeys(c["claim"] for r in records for c in r["claims"]))
     header = ["claim", "what the paper claims"]
     for r in records:
-        header += [f"{r['label']}: {VERDICT_HEADERS[0]}", f"{r['label']}: {VERDICT_HEADERS[1]}"]
+        header += [f"{r['label']}: pre-registered", f"{r['label']}: amended"]
     rows = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for claim in order:
         first = next(r["label"] for r in records if claim in verdicts[r["label"]])
@@ -207,14 +207,17 @@ def results_page(results: Path, page: Path, config: str | None = None, label: st
 
 
 def readme_block(records: list[dict], readme: Path) -> str:
-    """The README's block: the studies' verdicts side by side, then each study's stamp and a link to its page."""
+    """The README's block: the studies' verdicts side by side (`amended`: the verdict of the amendment of 2026-12-02,
+    said under the table), then each study's stamp and a link to its page."""
     if not records:
         raise EmbnormError("no study to show in the README: name at least one page record (--studies)")
     closing = []
     for r in records:
         link = Path(os.path.relpath(r["page"], readme.parent)).as_posix()
         closing.append(f"- **{r['label']}**: {r['stamp']} Every statistic, reason and figure: [{link}]({link}).")
-    return "\n".join([BEGIN, *side_by_side(records, readme), "", *closing, END])
+    legend = (f"pre-registered: the {VERDICT_HEADERS[0]}; amended: the {VERDICT_HEADERS[1]} (both readings: "
+              "docs/analyses.md).")
+    return "\n".join([BEGIN, *side_by_side(records, readme), "", legend, "", *closing, END])
 
 
 def read_record(path: Path) -> dict:
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--results", type=Path, default=Path("results"), help="a finished study's results folder")
     parser.add_argument("--page", type=Path, default=Path("docs/results.md"), help="the page to write in full")
-    parser.add_argument("--label", default="synthetic data", help="the study's name in headings and the README")
+    parser.add_argument("--label", default="synthetic", help="the study's name in headings and the README")
     parser.add_argument("--figures", type=Path, help="where the page's figures go (default: figures/ beside it)")
     parser.add_argument("--config", help="the study's config file, named in the stamp")
     parser.add_argument("--readme", type=Path, default=Path("README.md"), help="the README whose block to fill")
