@@ -319,12 +319,14 @@ def worker_group(item: pytest.Item) -> str:
     """The pytest-xdist group a test runs in (`--dist loadgroup`: a group's tests run on one worker): the shared tiny
     project's tests one group, so it is built once; a test with a module- or class-scoped fixture its module's group,
     so that fixture is made once; every other test its own group, to go wherever a worker is free."""
-    if "finished" in item.fixturenames:
+    fixtures = {name: defs[-1] for name, defs in item._fixtureinfo.name2fixturedefs.items()}
+    if "finished" in fixtures and fixtures["finished"].scope == "session":  # not test_slurm's own `finished`
         return "project"
-    scopes = {defs[-1].scope for defs in item._fixtureinfo.name2fixturedefs.values()}
+    scopes = {fixture.scope for fixture in fixtures.values()}
     return item.module.__name__ if scopes & {"module", "class", "package"} else item.nodeid
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the xdist_group marks to group the tests
 def pytest_collection_modifyitems(config, items):
     """Mark the tiers before `-m` selects: every test of the shared tiny project is `slow` (it builds the project), a
     test that starts a process is `process`, and every other test that is not `slow` or `slurm` is `fast`. Under
