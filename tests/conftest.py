@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import types
+import zlib
 from pathlib import Path
 
 import pytest
@@ -323,7 +324,9 @@ def worker_group(item: pytest.Item) -> str:
     if "finished" in fixtures and fixtures["finished"].scope == "session":  # not test_slurm's own `finished`
         return "project"
     scopes = {fixture.scope for fixture in fixtures.values()}
-    return item.module.__name__ if scopes & {"module", "class", "package"} else item.nodeid
+    if scopes & {"module", "class", "package"}:
+        return item.module.__name__
+    return f"own-{zlib.crc32(item.nodeid.encode()):08x}"  # short: pytest-xdist appends it to the test's id
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the xdist_group marks to group the tests
@@ -344,6 +347,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.fast)
     provenance.git_version()
     import torch  # noqa: F401
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids):
+    """Under `--dist loadgroup` every test id a pytest-xdist worker collects ends in its `@group` (pytest-xdist writes
+    it after `pytest_collection_modifyitems`). Without it the groups are lost without a word and each worker builds
+    the shared project and every module fixture again: refuse that run."""
+    ungrouped = [nodeid for nodeid in ids if "@" not in nodeid]
+    if node.config.getoption("dist") == "loadgroup" and ungrouped:
+        pytest.exit(f"pytest-xdist did not group the tests ({ungrouped[0]} has no @group): install the pytest that "
+                    "requirements.txt pins", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @contextlib.contextmanager

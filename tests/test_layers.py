@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -156,3 +157,24 @@ def test_an_analysis_job_lists_the_declarations_of_its_command(tmp_path):
     subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     record = json.loads((tmp_path / "results/provenance/c.tsv.json").read_text())
     assert {"cli.py", "present/commands.py", "analysis/registry.py"} <= set(record["code_files"])
+
+
+PROCESS_WORDS = re.compile(r"\bissue [0-9]+|\bamendment of", re.IGNORECASE)
+
+
+def process_references(path: Path) -> list[str]:
+    """Lines of a source file that cite the project's process (an issue number, the amendment by its date): the code
+    says what it does and why in its own words; the docs cite the process."""
+    return [f"{path.name}:{number}: {line.strip()}" for number, line in enumerate(path.read_text().splitlines(), 1)
+            if PROCESS_WORDS.search(line)]
+
+
+def test_process_references_are_found(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text('"""Set on learnability (issue 21)."""\nx = 1  # the Amendment of 2026-12-02\ny = "tissue 3x"\n')
+    assert [hit.split(":")[1] for hit in process_references(source)] == ["1", "2"]
+
+
+def test_the_package_cites_no_issue_and_no_amendment_by_date():
+    hits = [hit for path in MODULES.values() for hit in process_references(path)]
+    assert not hits, "\n".join(hits)

@@ -207,8 +207,8 @@ def results_page(results: Path, page: Path, config: str | None = None, label: st
 
 
 def readme_block(records: list[dict], readme: Path) -> str:
-    """The README's block: the studies' verdicts side by side (`amended`: the verdict of the amendment of 2026-12-02,
-    said under the table), then each study's stamp and a link to its page."""
+    """The README's block: the studies' verdicts side by side (`amended`: the verdict under the amended
+    reading, said under the table), then each study's stamp and a link to its page."""
     if not records:
         raise EmbnormError("no study to show in the README: name at least one page record (--studies)")
     closing = []
