@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 
 import pytest
@@ -111,6 +112,30 @@ def test_snakemake_plans_the_preset(workflow):
     jobs = workflow.planned_jobs("--configfile", str(PRESET))
     # embed: one job per run and dataset, its source's and its OOD partner's splits
     assert {rule: jobs[rule] for rule in ("train", "embed", "claims")} == {"train": 44, "embed": 88, "claims": 1}
+
+
+def test_training_jobs_start_longest_first_and_before_the_simulations(workflow):
+    """The preset's dry run: each training job's priority grows with the images its run processes (SimSiam's 2,496
+    steps at batch 64 before SimCLR's 228 at 256), and every one is above the simulations' (which have none), so a
+    local run does not end on one long training while the other core waits."""
+    shutil.copy(REPO / "config.yaml", workflow.workdir / "config.yaml")
+    out = workflow.run("-n", "--configfile", str(PRESET)).stdout
+    train, others = {}, {}
+    for job in re.split(r"\n(?=(?:local)?rule \w+:)", out):
+        rule = re.match(r"(?:local)?rule (\w+):", job.strip())
+        if not rule:
+            continue
+        run = re.search(r"wildcards: run=(\S+)", job)
+        priority = int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0
+        if rule.group(1) == "train":
+            train[run.group(1)] = priority
+        else:
+            others.setdefault(rule.group(1), set()).add(priority)
+    assert len(train) == 44
+    simsiam = {p for r, p in train.items() if r.startswith("simsiam-")}
+    simclr = {p for r, p in train.items() if r.startswith("simclr-")}
+    assert simsiam and simclr and min(simsiam) > max(simclr)
+    assert min(train.values()) > max(others["simulate_imbalance"])
 
 
 def test_the_claims_table_says_in_one_line_which_claims_this_config_cannot_decide(tmp_path):
