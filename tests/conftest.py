@@ -315,7 +315,6 @@ def item_starts_processes(item: pytest.Item) -> bool:
     return any(starts_processes(f) for f in (item.obj, *fixtures))
 
 
-@pytest.hookimpl(tryfirst=True)
 def worker_group(item: pytest.Item) -> str:
     """The pytest-xdist group a test runs in (`--dist loadgroup`: a group's tests run on one worker): the shared tiny
     project's tests one group, so it is built once; a test with a module- or class-scoped fixture its module's group,
