@@ -73,7 +73,7 @@ results-docs: $(STAMP)
 	python -m embnorm.present.results_docs --results $(RESULTS) $(STUDY_ARGS) --config $(CONFIG) --readme README.md \
 	    --studies $(foreach r,$(STUDIES),$(if $(or $(wildcard $(r)),$(filter $(r),$(RECORD))),$(r)))
 
-# Measure the speed ratios (benchmarks/speed.py: a few minutes; run it on an otherwise idle machine) and write them,
-# with the measurements recorded in benchmarks/recorded.tsv, to docs/benchmarks.md.
+# Measure the speed ratios (benchmarks/speed.py: 46 s on the 2-core machine, 2026-12-03; run it on an otherwise idle
+# machine) and write them, with the measurements recorded in benchmarks/recorded.tsv, to docs/benchmarks.md.
 benchmarks-doc: $(STAMP)
 	python benchmarks/speed.py --markdown docs/benchmarks.md
