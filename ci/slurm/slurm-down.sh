@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Stop the daemons that slurm-up.sh started, each by the PID in its pid file (never by name), then remove the
-# configuration it wrote. A client whose slurm.conf names a controller that no longer runs makes `scontrol` wait about
-# 9 s, and snakemake-executor-plugin-slurm calls it whenever Snakemake starts, so leaving the file would slow every later
-# `snakemake` on this machine. The packages stay installed.
+# Remove the configuration that slurm-up.sh wrote, then stop the daemons it started, each by the PID in its pid file
+# (never by name). In that order: a client whose slurm.conf names a controller that no longer answers makes `scontrol`
+# wait about 9 s, and snakemake-executor-plugin-slurm calls it whenever Snakemake starts, so the file must not outlive
+# the controller, not even while the daemons stop. The packages stay installed.
+MARK="# written by embnorm ci/slurm/slurm-up.sh"
+for conf in /etc/slurm/slurm.conf /etc/slurm/slurm.conf.staged; do
+  if [ -e "$conf" ] && grep -qxF "$MARK" "$conf"; then
+    rm -f "$conf" /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf
+  fi
+done
+
 stop() { # stop <pidfile>
   local f=$1 pid
   [ -s "$f" ] || return 0
@@ -25,8 +32,3 @@ stop /run/slurmctld.pid
 stop /run/slurmdbd.pid
 stop /run/mysqld/mysqld.pid
 stop /run/munge/munged.pid
-
-MARK="# written by embnorm ci/slurm/slurm-up.sh"
-if [ -e /etc/slurm/slurm.conf ] && grep -qxF "$MARK" /etc/slurm/slurm.conf; then
-  rm -f /etc/slurm/slurm.conf /etc/slurm/gres.conf /etc/slurm/slurmdbd.conf
-fi

@@ -2,6 +2,9 @@
 # Start a throw-away single-node SLURM cluster with accounting (munge, MariaDB, slurmdbd, slurmctld, slurmd) on
 # Debian 12, as root, without systemd; adapted from ../shared/docs/slurm-recipe.md. Packages already installed are
 # kept, state from an earlier run is wiped. Every daemon writes a pid file; slurm-down.sh stops them by those PIDs.
+# /etc/slurm/slurm.conf appears only once slurmctld answers (the daemons start from a staged copy): a client whose
+# slurm.conf names a controller that does not answer yet makes `scontrol` wait about 9 s, and
+# snakemake-executor-plugin-slurm calls it whenever any `snakemake` starts on this machine.
 #
 # The node declares itself as a typical GPU node (SLURM_NODE_CPUS CPUs, SLURM_NODE_MEM_MB of memory, SLURM_FAKE_GPUS
 # GPUs as a fake GRES on character devices), with partitions `cpu` (default) and `gpu`, so that
@@ -60,7 +63,9 @@ for i in $(seq 0 $((NGPU - 1))); do
   [ -e /dev/fakegpu$i ] || mknod -m 666 /dev/fakegpu$i c 1 3
 done
 
-# --- config ------------------------------------------------------------------------------------------------------
+# --- config (staged: see the top) ---------------------------------------------------------------------------------
+CONF=/etc/slurm/slurm.conf
+STAGED=/etc/slurm/slurm.conf.staged
 mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
 rm -rf /var/spool/slurmctld/* /var/spool/slurmd/*
 if [ "$WITH_DBD" = 1 ]; then
@@ -73,7 +78,7 @@ fi
 gres_node=""; gres_types=""
 if [ "$NGPU" -gt 0 ]; then gres_node=" Gres=gpu:$NGPU"; gres_types="GresTypes=gpu"; fi
 
-cat > /etc/slurm/slurm.conf <<CONF
+cat > "$STAGED" <<CONF
 $MARK
 ClusterName=$CLUSTER
 SlurmctldHost=$HOST(127.0.0.1)
@@ -147,10 +152,13 @@ fi
 # --- slurmctld + slurmd ------------------------------------------------------------------------------------------
 if alive /run/slurmctld.pid; then kill "$(cat /run/slurmctld.pid)"; sleep 1; fi
 if alive /run/slurmd.pid; then kill "$(cat /run/slurmd.pid)"; sleep 1; fi
-/usr/sbin/slurmctld -c          # -c: clean state (no old jobs, no drained node)
-/usr/sbin/slurmd
+/usr/sbin/slurmctld -c -f "$STAGED"   # -c: clean state (no old jobs, no drained node)
+/usr/sbin/slurmd -f "$STAGED"
+export SLURM_CONF=$STAGED       # the clients below, until the file is in place
 wait_for 60 sh -c "sinfo -h -n $HOST -o %T | grep -qx idle"
 if [ "$WITH_DBD" = 1 ]; then
   wait_for 30 sh -c "sacctmgr -n list cluster format=cluster | grep -qw $CLUSTER"
 fi
+ln -f "$STAGED" "$CONF"          # a hard link: the file appears whole; the daemons keep reading theirs
+unset SLURM_CONF
 sinfo
