@@ -34,7 +34,7 @@ report-zip: $(STAMP)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.zip
 
 test: $(STAMP)
-	pytest -n $(CORES) --dist loadgroup
+	pytest -n $(CORES) --dist loadgroup --no-loadscope-reorder
 
 # The unit tests alone (pytest -m fast, the tier tests/conftest.py marks): no workflow, no process (CONTRIBUTING.md).
 test-fast: $(STAMP)

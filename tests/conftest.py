@@ -48,6 +48,16 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Every test runs torch on one thread, whichever modules were collected: `make test`'s two workers fill the two
+    cores, and no test's numbers depend on the machine's core count. (A test that needs another count sets it and puts
+    this one back.)"""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
@@ -328,6 +338,24 @@ def worker_group(item: pytest.Item) -> str:
     return f"own-{zlib.crc32(item.nodeid.encode()):08x}"  # short: pytest-xdist appends it to the test's id
 
 
+def start_order(item: pytest.Item) -> int:
+    """Where a test starts in `make test` (pytest-xdist hands the groups out in this order, `--no-loadscope-reorder`):
+    the shared project first, on one worker, since its build and then its tests are the longest chain; the SLURM
+    cluster beside it on the other, since its jobs leave that worker waiting while the project's build keeps both cores
+    busy; then the learning runs; then the other tests that start processes, and the unit tests last, which fill the
+    end in small pieces."""
+    group = worker_group(item)
+    if group == "project":
+        return 0
+    if item.get_closest_marker("slurm"):
+        return 1
+    if item.module.__name__ == "test_learning":
+        return 2
+    if item.get_closest_marker("fast") is None:
+        return 3
+    return 4
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the xdist_group marks to group the tests
 def pytest_collection_modifyitems(config, items):
     """Mark the tiers before `-m` selects: every test of the shared tiny project is `slow` (it builds the project), a
@@ -344,6 +372,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.process)
         if not any(item.get_closest_marker(name) for name in ("slow", "slurm", "process")):
             item.add_marker(pytest.mark.fast)
+    items.sort(key=start_order)
     provenance.git_version()
     import torch  # noqa: F401
 
