@@ -69,9 +69,6 @@ def expected_c3_c4(norms: pd.DataFrame, angles: pd.DataFrame) -> tuple[str, str]
 
 @pytest.mark.slow  # every analysis command with its simulations, in-process
 def test_analyses_of_a_sparse_config(tmp_path, monkeypatch):
-    import torch
-
-    torch.set_num_threads(1)
     monkeypatch.chdir(tmp_path)
     for run_id, cut in zip(RUNS, (1.0, 3.0)):
         fake_run(run_id, cut)

@@ -11,11 +11,6 @@ from embnorm.analysis import simulations as sim
 from embnorm.analysis import simulations_imbalance as imb
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    torch.set_num_threads(1)
-
-
 def test_gradients_are_orthogonal_and_scale_as_inverse_norm():
     checks = sim.gradient_checks(n_pairs=2000, batch=100)
     assert len(checks) == 5

@@ -19,8 +19,6 @@ from embnorm.models import make_model
 from embnorm.train.monitor import Monitor, knn_protocol
 from helpers.training import tiny_params
 
-torch.set_num_threads(1)
-
 
 def images(n: int, seed: int) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (n, 16, 16, 3), dtype=np.uint8))

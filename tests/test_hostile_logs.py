@@ -9,14 +9,13 @@ import textwrap
 from conftest import REPO
 
 EMBED_A_READ_ONLY_SPLIT = textwrap.dedent("""
-    import numpy as np, torch
+    import numpy as np
     from embnorm import io
     from embnorm.data.format import Split
     from embnorm.embed import embed_split
     from embnorm.models import make_model
-    from test_train_loop import tiny_params
+    from helpers.training import tiny_params
 
-    torch.set_num_threads(1)
     np.save("images.npy", np.random.default_rng(0).integers(0, 256, (20, 16, 16, 3), dtype=np.uint8))
     images = np.load("images.npy", mmap_mode="r")  # as read_split reads a prepared split: read-only
     split = Split(images, np.arange(20) % 2, {"classes": ["a", "b"], "original_index": list(range(20))})

@@ -9,8 +9,6 @@ import torch
 from embnorm.evaluation import knn as knn_module
 from embnorm.evaluation.knn import block_size, block_topk, knn_accuracy, knn_predict, largest
 
-torch.set_num_threads(1)
-
 
 def reference_knn(bank, bank_labels, queries, k, temperature, num_classes, exclude_self=False):
     """One query at a time: cosine similarities, a full sort, the first k, weighted votes exp(sim / t)."""

@@ -12,8 +12,6 @@ import torch
 from embnorm.analysis.buckets import loo_knn_correct
 from embnorm.evaluation.knn import knn_predict
 
-torch.set_num_threads(1)
-
 
 def brute_force(bank, bank_labels, queries, k, t, num_classes, exclude_self=False):
     bank = bank / np.linalg.norm(bank, axis=1, keepdims=True)

@@ -178,3 +178,14 @@ def test_process_references_are_found(tmp_path):
 def test_the_package_cites_no_issue_and_no_amendment_by_date():
     hits = [hit for path in MODULES.values() for hit in process_references(path)]
     assert not hits, "\n".join(hits)
+
+
+def test_no_test_module_imports_another():
+    """Tests share code through conftest.py and tests/helpers/, never by importing a test module (which would collect
+    its tests' module-level state twice and tie two files' fixtures together); a script a test runs counts too."""
+    tests = Path(__file__).parent
+    hits = [f"{path.relative_to(tests)}:{source[:match.start()].count(chr(10)) + 1}: {match.group(0).strip()}"
+            for path in sorted(tests.rglob("*.py"))
+            for source in [path.read_text()]
+            for match in re.finditer(r"^[ \t]*(?:from|import)[ \t]+test_\w+", source, re.M)]
+    assert not hits, "\n".join(hits)

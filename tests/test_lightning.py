@@ -15,8 +15,6 @@ from embnorm.integrations.lightning import NormMonitorCallback
 from embnorm.mitigations import gradscale
 from embnorm.monitor import NormMonitor, norm_stats
 
-torch.set_num_threads(1)
-
 
 class TinySimCLR(pl.LightningModule):
     """A two-layer encoder trained with a cosine loss between two noisy views, GradScale on the embeddings."""

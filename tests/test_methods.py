@@ -20,8 +20,6 @@ from embnorm.config import ConfigError, complete_models, run_table
 from embnorm.models import METHODS, build_model, heads
 from embnorm.train.monitor import Monitor
 
-torch.set_num_threads(1)
-
 
 def schema() -> dict:
     return yaml.safe_load(SCHEMA.read_text())["properties"]

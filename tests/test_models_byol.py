@@ -15,8 +15,6 @@ from embnorm.train.optim import build_optimizer
 from helpers.models import grads, scaled
 from helpers.training import tiny_params
 
-torch.set_num_threads(1)
-
 
 def byol_model(**overrides):
     torch.manual_seed(0)
