@@ -11,7 +11,8 @@ paired, gradients not applied, augmentations that destroy the class) or collapse
   (180 steps), they show learning's first sign instead: the loss falls far below its first epoch's while the
   projector's outputs stay spread over the sphere (a collapse would lower the loss too).
 
-The five runs train two at a time, in worker processes of a core each. Measured once with these settings
+The five runs train two at a time, in worker processes of a core each; a worker makes each data set once, so the
+SimCLR runs it trains share theirs (tests/helpers/learning.py). Measured once with these settings
 (2026-12-03, through this file's code: `learning_run` in a pool of two), the margins below are about half of the
 gains:
 
