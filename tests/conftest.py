@@ -341,11 +341,10 @@ def worker_group(item: pytest.Item) -> str:
 def start_order(item: pytest.Item) -> int:
     """Where a test starts in `make test` (pytest-xdist hands the groups out in this order, `--no-loadscope-reorder`):
     the shared project first, on one worker, since its build and then its tests are the longest chain; the SLURM
-    cluster beside it on the other, since its jobs leave that worker waiting while the project's build keeps both cores
-    busy; then the learning runs; then the other tests that start processes, and the unit tests last, which fill the
-    end in small pieces."""
-    group = worker_group(item)
-    if group == "project":
+    cluster beside it on the other, since its worker mostly waits on the cluster's jobs and the project's build uses
+    the cores meanwhile; then the learning runs; then the other tests that start processes, and the unit tests last,
+    which fill the end in small pieces. Read after the tiers and groups are marked."""
+    if item.get_closest_marker("xdist_group").args[0] == "project":
         return 0
     if item.get_closest_marker("slurm"):
         return 1
