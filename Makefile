@@ -33,12 +33,16 @@ report-zip: $(STAMP)
 	$(PLAIN)
 	snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.zip
 
+# PYTHONDONTWRITEBYTECODE is emptied for the tests: where it is set (as on the CI machine), each of the suite's Python
+# processes (about 150 workflow jobs and embnorm commands) compiles the package's modules again, and each pytest worker
+# rewrites every test module again (2 s of its collection); emptied, each is compiled once into a git-ignored
+# __pycache__.
 test: $(STAMP)
-	pytest -n $(CORES) --dist loadgroup --no-loadscope-reorder
+	PYTHONDONTWRITEBYTECODE= pytest -n $(CORES) --dist loadgroup --no-loadscope-reorder
 
 # The unit tests alone (pytest -m fast, the tier tests/conftest.py marks): no workflow, no process (CONTRIBUTING.md).
 test-fast: $(STAMP)
-	pytest -m fast -n $(CORES)
+	PYTHONDONTWRITEBYTECODE= pytest -m fast -n $(CORES)
 
 lint: $(STAMP)
 	snakemake --lint
