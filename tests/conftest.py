@@ -326,13 +326,21 @@ def item_starts_processes(item: pytest.Item) -> bool:
     return any(starts_processes(f) for f in (item.obj, *fixtures))
 
 
+# Modules whose tests share one worker: the SLURM study runs in the background on its cluster while the learning runs
+# train (test_slurm.py's `submitted`; `start_order` puts the learning runs between its first test and the others).
+SHARED_GROUPS = {"test_slurm": "cluster-and-learning", "test_learning": "cluster-and-learning"}
+
+
 def worker_group(item: pytest.Item) -> str:
     """The pytest-xdist group a test runs in (`--dist loadgroup`: a group's tests run on one worker): the shared tiny
-    project's tests one group, so it is built once; a test with a module- or class-scoped fixture its module's group,
-    so that fixture is made once; every other test its own group, to go wherever a worker is free."""
+    project's tests one group, so it is built once; the SLURM and learning tests one group (SHARED_GROUPS); a test with
+    a module- or class-scoped fixture its module's group, so that fixture is made once; every other test its own group,
+    to go wherever a worker is free."""
     fixtures = {name: defs[-1] for name, defs in item._fixtureinfo.name2fixturedefs.items()}
-    if "finished" in fixtures and fixtures["finished"].scope == "session":  # not test_slurm's own `finished`
+    if "finished" in fixtures and fixtures["finished"].scope == "session":
         return "project"
+    if item.module.__name__ in SHARED_GROUPS:
+        return SHARED_GROUPS[item.module.__name__]
     scopes = {fixture.scope for fixture in fixtures.values()}
     if scopes & {"module", "class", "package"}:
         return item.module.__name__
@@ -340,20 +348,21 @@ def worker_group(item: pytest.Item) -> str:
 
 
 def start_order(item: pytest.Item) -> int:
-    """Where a test starts in `make test` (pytest-xdist hands the groups out in this order, `--no-loadscope-reorder`):
-    the shared project first, on one worker, since its build and then its tests are the longest chain; the SLURM
-    cluster beside it on the other, since its worker mostly waits on the cluster's jobs and the project's build uses
-    the cores meanwhile; then the learning runs; then the other tests that start processes, and the unit tests last,
-    which fill the end in small pieces. Read after the tiers and groups are marked."""
+    """Where a test starts in `make test` (pytest-xdist hands the groups out in this order, `--no-loadscope-reorder`,
+    and a group's tests run in it): the shared project first, on one worker, since its build and then its tests are the
+    longest chain; on the other, the SLURM test that starts the cluster and submits its study, then the learning runs
+    while that study runs in the background, then the SLURM tests that read the finished study; then the other tests
+    that start processes, and the unit tests last, which fill the end in small pieces. Read after the tiers and groups
+    are marked."""
     if item.get_closest_marker("xdist_group").args[0] == "project":
         return 0
     if item.get_closest_marker("slurm"):
-        return 1
+        return 3 if "study" in item.fixturenames else 1
     if item.module.__name__ == "test_learning":
         return 2
     if item.get_closest_marker("fast") is None:
-        return 3
-    return 4
+        return 4
+    return 5
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the xdist_group marks to group the tests

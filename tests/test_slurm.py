@@ -4,7 +4,12 @@ run through `snakemake --profile profiles/slurm`, the profile unmodified, as a u
 Where SLURM cannot be installed (not root, not Debian, no apt-get) the test is skipped with the reason, except in CI
 (`CI=true`), where a cluster that cannot start is a failure: CI must not pass without the scheduler test. Set
 EMBNORM_SLURM_TEST=0 to skip it anyway. It refuses to touch a SLURM configuration it did not write. Every daemon it
-starts is stopped by PID at the end, also when the test fails.
+starts is stopped by PID at the end of the session, also when a test fails.
+
+The workflow runs in the background: the first test starts the cluster and submits the study, and the tests that read
+its results come after the learning runs, which train on the same pytest worker meanwhile (conftest's `worker_group`
+and `start_order`). The study's jobs take little CPU and mostly wait on the scheduler: run in the foreground, it held a
+worker for 78-98 s.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -32,7 +38,8 @@ PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge", "slurmdbd", "mariadb
 TARGETS = ("results/runs.tsv", "results/tables/norm_vs_ood.tsv", "results/tables/training.tsv")
 SLURM_RULES = {"prepare_dataset": 2, "train": 1, "embed": 2, "norm_vs_ood": 1, "norm_growth": 1}  # embed: tiny, tiny_ood
 LOCAL_RULES = ("run_params", "runs_table")
-WORKFLOW_TIMEOUT_S = 200
+# Only a guard against a hang: a run took 137-186 s at a load of 3-5, and it shares the cores with the learning runs
+WORKFLOW_TIMEOUT_S = 600
 # On the command line, over the profile's 10 s: a job here ends in seconds, and each of the DAG's four levels waited
 # for a status round (measured: the workflow took 62 s with the profile's settings, 52-53 s with these)
 POLLING = ("--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1")
@@ -77,7 +84,7 @@ def unavailable(message: str):
     pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
     reason = why_not()
     if reason:
@@ -103,9 +110,21 @@ def cluster():
         assert not conf.exists(), "slurm-down.sh left its slurm.conf (scontrol, which Snakemake's plugin calls, would hang)"
 
 
-@pytest.fixture(scope="module")
-def finished(cluster, tmp_path_factory):
-    """The preset through sbatch, from a workdir laid out as a checkout: config.yaml under the preset."""
+@dataclass
+class Submitted:
+    """The preset's workflow, started on the cluster and not waited for."""
+
+    work: Path
+    process: subprocess.Popen
+    cluster_up: float  # seconds slurm-up.sh took
+    start: float  # time.perf_counter() at submission
+
+
+@pytest.fixture(scope="session")
+def submitted(cluster, tmp_path_factory):
+    """The preset through sbatch, from a workdir laid out as a checkout (config.yaml under the preset), started in the
+    background; Snakemake's output goes to snakemake.out and snakemake.err there. Stopped at the end of the session if
+    it still runs."""
     work = tmp_path_factory.mktemp("slurm")
     for name in ("profiles", "config"):
         (work / name).symlink_to(REPO / name)
@@ -116,9 +135,24 @@ def finished(cluster, tmp_path_factory):
     cmd = ["timeout", "-k", "10", str(WORKFLOW_TIMEOUT_S), "snakemake", *TARGETS, "-s", str(REPO / "Snakefile"),
            "--profile", "profiles/slurm", "--configfile", "config/ci-slurm.yaml", *POLLING]
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
-    print(f"SLURM test: cluster up {start - cluster:.0f} s, workflow {time.perf_counter() - start:.0f} s")
+    with open(work / "snakemake.out", "w") as out, open(work / "snakemake.err", "w") as err:
+        process = subprocess.Popen(cmd, cwd=work, env=env, stdout=out, stderr=err)
+    try:
+        yield Submitted(work, process, start - cluster, start)
+    finally:
+        if process.poll() is None:
+            process.terminate()  # timeout(1) passes it on, and kills Snakemake 10 s later
+            process.wait(timeout=60)
+
+
+@pytest.fixture(scope="session")
+def study(submitted) -> Path:
+    """The submitted study, once Snakemake has ended; it must have succeeded."""
+    returncode = submitted.process.wait()
+    work = submitted.work
+    out, err = ((work / name).read_text(errors="replace") for name in ("snakemake.out", "snakemake.err"))
+    assert returncode == 0, f"snakemake failed ({returncode}):\n{out[-4000:]}\n{err[-6000:]}"
+    print(f"SLURM test: cluster up {submitted.cluster_up:.0f} s, workflow {time.perf_counter() - submitted.start:.0f} s")
     return work
 
 
@@ -133,22 +167,32 @@ def accounting(job_id: int, fields: str) -> list[str]:
     return line.split("|")
 
 
+@pytest.mark.slow  # installs and starts a cluster, then submits the workflow to it
+def test_the_cluster_is_up_and_takes_the_study(submitted):
+    """The node answers with both partitions, and the submitted Snakemake has not failed at its start (it goes on in
+    the background; the tests below read what it made)."""
+    partitions = dict(line.split() for line in sh("sinfo", "-h", "-o", "%R %t").splitlines())
+    assert set(partitions) == {"cpu", "gpu"} and not set(partitions.values()) & {"down", "drain", "unk", "fail"}, \
+        partitions
+    assert submitted.process.poll() in (None, 0), (submitted.work / "snakemake.err").read_text()[-4000:]
+
+
 @pytest.mark.slow  # installs and starts a cluster, then runs the workflow on it
-def test_every_cluster_job_went_through_sbatch(finished):
+def test_every_cluster_job_went_through_sbatch(study):
     for rule, count in SLURM_RULES.items():
-        jobs = slurm_jobs(finished, rule)
+        jobs = slurm_jobs(study, rule)
         assert len(jobs) == count, f"{rule}: {len(jobs)} SLURM logs, expected {count}"
         for job_id, log in jobs:
             assert accounting(job_id, "State") == ["COMPLETED"]
             assert f"rule {rule}:" in log  # the job step's Snakemake ran that rule
     for rule in LOCAL_RULES:  # tiny bookkeeping jobs run in the submitting Snakemake
-        assert not slurm_jobs(finished, rule)
-    assert (finished / "results/tables/norm_vs_ood.tsv").stat().st_size > 0
+        assert not slurm_jobs(study, rule)
+    assert (study / "results/tables/norm_vs_ood.tsv").stat().st_size > 0
 
 
 @pytest.mark.slow  # installs and starts a cluster, then runs the workflow on it
-def test_the_training_job_got_one_gpu_and_the_profiles_resources(finished):
-    [(job_id, log)] = slurm_jobs(finished, "train")
+def test_the_training_job_got_one_gpu_and_the_profiles_resources(study):
+    [(job_id, log)] = slurm_jobs(study, "train")
     assert re.search(rf"task-prolog: job={job_id} step=0 CUDA_VISIBLE_DEVICES=\d+$", log, re.M), log[-2000:]
     partition, tres, limit = accounting(job_id, "Partition,AllocTRES,Timelimit")
     assert partition == "gpu" and limit == "1-00:00:00"
@@ -156,8 +200,8 @@ def test_the_training_job_got_one_gpu_and_the_profiles_resources(finished):
 
 
 @pytest.mark.slow  # installs and starts a cluster, then runs the workflow on it
-def test_cpu_jobs_get_no_gpu(finished):
-    for job_id, log in slurm_jobs(finished, "prepare_dataset"):
+def test_cpu_jobs_get_no_gpu(study):
+    for job_id, log in slurm_jobs(study, "prepare_dataset"):
         assert re.search(rf"task-prolog: job={job_id} step=0 CUDA_VISIBLE_DEVICES=unset$", log, re.M)
         partition, tres = accounting(job_id, "Partition,AllocTRES")
         assert partition == "cpu" and "gres/gpu" not in tres
