@@ -11,11 +11,10 @@ paired, gradients not applied, augmentations that destroy the class) or collapse
   (180 steps), they show learning's first sign instead: the loss falls far below its first epoch's while the
   projector's outputs stay spread over the sphere (a collapse would lower the loss too).
 
-The four runs train two at a time, in worker processes of a core each; a worker makes each data set once, so the
-SimCLR runs it trains share theirs (tests/helpers/learning.py). SimCLR with plain SGD and no mitigation, the default
-study's main run, is not trained here: each of its parts is (the SimCLR loss in the Adam run, SGD in the GradScale,
-SimSiam and BYOL runs, no mitigation in the Adam, SimSiam and BYOL runs), and a fifth run would add about 45 CPU
-seconds to `make test`. Measured with these settings (2026-12-03, `learning_run` in a pool of two, as `learned`
+The four runs train two at a time, in worker processes of a core each (the two SimCLR runs start first, one on each).
+SimCLR with plain SGD and no mitigation, the default study's main run, is not trained here: each of its parts is (the
+SimCLR loss in the Adam run, SGD in the GradScale, SimSiam and BYOL runs, no mitigation in the Adam, SimSiam and BYOL
+runs), and a fifth run would add about 45 CPU seconds to `make test`. Measured with these settings (2026-12-03, `learning_run` in a pool of two, as `learned`
 runs them; the GradScale and BYOL runs, trained alone in a fresh process, gave the same numbers), the margins below
 are about half of the gains:
 

@@ -4,7 +4,6 @@ training loop on one CPU thread."""
 
 from __future__ import annotations
 
-import functools
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,24 +79,14 @@ def spread(model, probe: np.ndarray, test: np.ndarray) -> float:
     return float(torch.nn.functional.normalize(z, dim=1).std(dim=0).mean() * z.shape[1] ** 0.5)
 
 
-@functools.cache
-def generated(spec: synthetic.SyntheticSpec, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """A split of the built-in data (images, labels), made once per worker process: the SimCLR runs share theirs."""
-    images, structure = synthetic.generate(spec, split)
-    return images, structure["label"]
-
-
-def splits_of(spec: synthetic.SyntheticSpec) -> dict[str, Split]:
-    """The train and test splits of a spec, each run its own copy of the arrays."""
-    return {name: Split(*(array.copy() for array in generated(spec, name)), {"classes": synthetic.class_names(spec)})
-            for name in ("train", "test")}
-
-
 def learning_run(budget: Budget) -> Learned:
     """Train the run on one thread (in a temporary folder) and measure it."""
     torch.set_num_threads(1)
     params, spec = params_of(budget)
-    splits = splits_of(spec)
+    splits = {}
+    for name in ("train", "test"):
+        images, structure = synthetic.generate(spec, name)
+        splits[name] = Split(images, structure["label"], {"classes": synthetic.class_names(spec)})
     probe, test = splits["train"].images[:PROBE], splits["test"].images
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
